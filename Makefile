@@ -1,0 +1,47 @@
+# The workbook's two commands:  `make lab`  and  `make test`.
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+KERNEL := labkit
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: lab test setup kernel lock system-deps doctor bench clean help
+
+help:
+	@echo "make lab          set up the environment (once) and start JupyterLab on notebooks/"
+	@echo "make test         set up the environment (once) and run every test and notebook (quick mode)"
+	@echo "make doctor       print the toolkit and device table"
+	@echo "make bench        print labkit's own start-up and data-loading benchmarks"
+	@echo "make system-deps  (Debian/Ubuntu, root) OpenBLAS, offline Fashion-MNIST, Chromium"
+	@echo "make lock         re-resolve requirements.in into requirements.lock"
+
+setup:
+	@tools/setup.sh
+
+# A named kernel, so JupyterLab started elsewhere (or VS Code) can find this environment.
+kernel: setup
+	@test -f $(VENV)/.labkit-kernel || { \
+	  $(BIN)/python -m ipykernel install --user --name $(KERNEL) \
+	    --display-name "Python 3.11 (labkit workbook)" >/dev/null && \
+	  touch $(VENV)/.labkit-kernel && echo "kernel: registered '$(KERNEL)'"; }
+
+lab: kernel
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+test: setup
+	LABKIT_QUICK=1 $(BIN)/python -m pytest -q --nbval-lax tests notebooks
+
+doctor: setup
+	@$(BIN)/python -m labkit doctor
+
+bench: setup
+	@$(BIN)/python -m labkit bench
+
+system-deps:
+	@tools/system-deps.sh
+
+lock:
+	@tools/lock.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache

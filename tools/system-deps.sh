@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# System packages (Debian/Ubuntu) the workbook uses when they are there:
+#   libopenblas-dev        fast BLAS for Theano (labkit.compat links it when it can)
+#   dataset-fashion-mnist  the full Fashion-MNIST, offline, under /usr/share/datasets
+#   chromium               the headless browser for the playground's browser test
+# Nothing here is required to run the notebooks; the tests under CI expect all of it.
+set -euo pipefail
+PKGS=(libopenblas-dev dataset-fashion-mnist chromium)
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "system-deps: not a Debian or Ubuntu system; install the equivalents of: ${PKGS[*]}" >&2
+    exit 0
+fi
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "system-deps: all present (${PKGS[*]})"
+    exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+        echo "system-deps: need root to install: ${missing[*]} (run as root or install them yourself)" >&2
+        exit 1
+    fi
+fi
+echo "system-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
