@@ -1,0 +1,56 @@
+"""Fixtures shared by labkit's tests: an isolated data cache and HTTP servers on 127.0.0.1."""
+from __future__ import annotations
+
+import functools
+import http.server
+import socket
+import threading
+
+import pytest
+
+
+@pytest.fixture
+def isolated_data(tmp_path, monkeypatch):
+    """A fresh, empty ``$LABKIT_CACHE`` under tmp_path; no data variables from the caller leak in."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LABKIT_CACHE", str(cache))
+    for var in ("LABKIT_DATA", "LABKIT_MIRRORS", "LABKIT_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    return cache
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_GET(self):
+        self.server.requested.append(self.path)
+        super().do_GET()
+
+
+@pytest.fixture
+def http_server():
+    """``serve(folder) -> (base_url, requested_paths)``: a static file server on 127.0.0.1."""
+    servers = []
+
+    def serve(folder):
+        server = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(_Handler, directory=str(folder)))
+        server.requested = []
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/", server.requested
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def dead_url():
+    """A URL on 127.0.0.1 where nothing listens: connecting is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
