@@ -17,3 +17,4 @@ $P install -q --no-build-isolation -r requirements.in
   $P freeze --all --exclude-editable | grep -v '^pip==' | sed -E 's/^(torch==[0-9.]+)\+cpu$/\1/'
 } > requirements.lock
 echo "lock: wrote requirements.lock ($(grep -c '==' requirements.lock) packages)"
+"${PYTHON:-python3.11}" tools/sync_env.py

@@ -1,0 +1,219 @@
+"""Each legacy-toolkit shim, with a test that fails without it.
+
+Every check runs in a fresh interpreter with the start-up hook switched off
+(LABKIT_NO_COMPAT=1), so that exactly the shims a test applies are in force.
+"""
+import os
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def run(code: str, hook: bool = False, **env) -> subprocess.CompletedProcess:
+    environ = {**os.environ, **env}
+    environ.pop("LABKIT_NO_COMPAT", None)
+    if not hook:
+        environ["LABKIT_NO_COMPAT"] = "1"
+    return subprocess.run([sys.executable, "-W", "ignore", "-c", textwrap.dedent(code)],
+                          capture_output=True, text=True, env=environ, timeout=280)
+
+
+def last_line(proc):
+    return (proc.stderr.strip().splitlines() or [""])[-1]
+
+
+def test_theano_fails_on_numpy_126_without_the_aliases():
+    proc = run("import theano")
+    assert proc.returncode != 0 and "np.bool" in proc.stderr or "'bool'" in last_line(proc)
+
+
+def test_numpy_aliases_let_theano_import():
+    proc = run("""
+        from labkit import compat
+        compat.numpy_aliases()
+        import numpy as np, theano
+        assert np.bool is bool and np.float is float
+        print(theano.__version__)
+    """, THEANO_FLAGS="blas__ldflags=")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1.1.2"
+
+
+def test_theano_blas_detection_fails_without_the_flag():
+    proc = run("""
+        from labkit import compat
+        compat.numpy_aliases()
+        import theano
+    """)
+    assert proc.returncode != 0 and "msvccompiler" in proc.stderr
+
+
+def test_theano_blas_links_openblas_and_gemm_runs():
+    proc = run("""
+        from labkit import compat
+        compat.numpy_aliases(); compat.theano_blas()
+        import numpy as np, theano, theano.tensor as T
+        a = T.matrix(); f = theano.function([a], T.dot(a, a.T))
+        x = np.arange(12.0).reshape(3, 4).astype(theano.config.floatX)
+        assert np.allclose(f(x), x @ x.T)
+        print(theano.config.blas__ldflags)
+        print(compat.STATUS["theano-blas"])
+    """)
+    assert proc.returncode == 0, proc.stderr
+    flags, status = proc.stdout.strip().splitlines()
+    if Path("/usr/lib/x86_64-linux-gnu/libopenblas.so").exists():
+        assert flags == "-lopenblas" and "OpenBLAS" in status
+
+
+def test_theano_blas_falls_back_and_says_so_once():
+    proc = run("""
+        import warnings
+        from labkit import compat
+        compat._openblas_links = lambda: (False, "cannot find -lopenblas")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            compat.numpy_aliases(); compat.theano_blas(); compat.theano_blas()
+        assert len([w for w in caught if "OpenBLAS" in str(w.message)]) == 1, caught
+        import theano, theano.tensor as T, numpy as np
+        a = T.matrix(); f = theano.function([a], T.dot(a, a))
+        assert np.allclose(f(np.eye(3, dtype=theano.config.floatX)), np.eye(3))
+        print(repr(theano.config.blas__ldflags))
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "''"
+
+
+def test_theano_blas_respects_the_readers_flag():
+    proc = run("""
+        from labkit import compat
+        compat.theano_blas()
+        import os; print(os.environ["THEANO_FLAGS"]); print(compat.STATUS["theano-blas"])
+    """, THEANO_FLAGS="blas__ldflags=-lblas")
+    assert proc.stdout.splitlines() == ["blas__ldflags=-lblas", "left as you set it in THEANO_FLAGS"]
+
+
+def test_chainer_fails_without_the_distutils_graft():
+    proc = run("""
+        from labkit import compat
+        compat.numpy_aliases()
+        import chainer
+    """)
+    assert proc.returncode != 0 and "msvccompiler" in proc.stderr
+
+
+def test_distutils_graft_lets_chainer_import_and_train():
+    proc = run("""
+        from labkit import compat
+        compat.numpy_aliases(); compat.numpy_distutils()
+        import numpy as np, chainer, chainer.functions as F, chainer.links as L
+        conv = L.Convolution2D(1, 2, 3)
+        x = np.ones((1, 1, 5, 5), np.float32)
+        y = F.sum(conv(x)); y.backward()
+        assert conv.W.grad.shape == (2, 1, 3, 3)
+        print(chainer.__version__)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "7.8.1"
+
+
+def test_distutils_graft_also_works_after_setuptools_was_imported():
+    proc = run("""
+        import setuptools, distutils
+        from labkit import compat
+        compat.numpy_aliases(); compat.numpy_distutils()
+        import chainer
+    """)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_lasagne_fails_without_the_legacy_names():
+    proc = run("""
+        from labkit import compat
+        compat.numpy_aliases(); compat.theano_blas()
+        import lasagne
+    """)
+    assert proc.returncode != 0 and "MRG_RandomStreams" in proc.stderr
+
+
+def test_legacy_names_let_lasagne_build_and_train_a_convnet():
+    proc = run("""
+        from labkit import compat
+        compat.numpy_aliases(); compat.theano_blas()
+        import theano
+        compat.theano_legacy_names(theano)
+        import numpy as np, theano.tensor as T, lasagne
+        from lasagne.layers import InputLayer, Conv2DLayer, MaxPool2DLayer, DropoutLayer, DenseLayer
+        theano.config.floatX = "float32"
+        lasagne.random.set_rng(np.random.RandomState(0))
+        net = InputLayer((None, 1, 8, 8))
+        net = MaxPool2DLayer(Conv2DLayer(net, 2, 3), 2)
+        net = DenseLayer(DropoutLayer(net, 0.1), 3, nonlinearity=lasagne.nonlinearities.softmax)
+        x, y = T.tensor4(), T.ivector()
+        loss = lasagne.objectives.categorical_crossentropy(lasagne.layers.get_output(net, x), y).mean()
+        params = lasagne.layers.get_all_params(net, trainable=True)
+        step = theano.function([x, y], loss, updates=lasagne.updates.adam(loss, params, learning_rate=0.01))
+        clean = lasagne.objectives.categorical_crossentropy(
+            lasagne.layers.get_output(net, x, deterministic=True), y).mean()
+        evaluate = theano.function([x, y], clean)
+        rng = np.random.default_rng(0)
+        xs, ys = rng.random((6, 1, 8, 8), dtype=np.float32), np.array([0, 1, 2, 0, 1, 2], np.int32)
+        first = evaluate(xs, ys)
+        for _ in range(100):
+            step(xs, ys)
+        last = evaluate(xs, ys)
+        assert last < 0.5 * first, (first, last)
+        print("ok")
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_apply_is_idempotent_and_reports_every_shim():
+    proc = run("""
+        from labkit import compat, _hook
+        a = dict(compat.apply()); b = dict(compat.apply())
+        import theano, lasagne, chainer
+        compat.apply()
+        names = [n for n, _ in compat.report()]
+        assert names == ["numpy-aliases", "numpy-distutils", "theano-blas", "theano-legacy-names"]
+        assert all("armed" not in what for _, what in compat.report()), compat.report()
+        assert a == b
+        assert sum(isinstance(f, _hook._Finder) for f in __import__("sys").meta_path) == 1
+        print("ok")
+    """)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.skipif(not (Path(sysconfig.get_paths()["purelib"]) / "labkit_compat.pth").exists(),
+                    reason="the start-up hook is installed by `make setup` into the workbook's .venv")
+def test_startup_hook_makes_plain_imports_work():
+    proc = run("import theano, lasagne, chainer; print('ok')", hook=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_hook_can_be_switched_off():
+    proc = run("import sys, labkit._hook as h; h.install(); print(h._FINDER in sys.meta_path)")
+    assert proc.stdout.strip() == "False"
+
+
+def test_install_startup_hook_writes_a_pth_that_arms_without_importing_toolkits(tmp_path):
+    from labkit import compat
+
+    path = compat.install_startup_hook(tmp_path)
+    assert path.name == "labkit_compat.pth"
+    proc = run(f"""
+        import site, sys
+        site.addsitedir({str(tmp_path)!r})
+        import labkit._hook as h
+        assert h._FINDER in sys.meta_path
+        assert not {{"numpy", "theano", "chainer"}} & set(sys.modules), sorted(sys.modules)
+        print("ok")
+    """, hook=True)
+    assert proc.returncode == 0, proc.stderr

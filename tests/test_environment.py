@@ -1,0 +1,94 @@
+"""The environment is described four times (lock, conda recipe, Binder, what is installed);
+these tests fail when any of them drifts from requirements.lock."""
+import importlib.metadata as md
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import sync_env  # noqa: E402
+
+LOCK = sync_env.lock_pins()
+
+
+def _pins(lines):
+    out = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if line and "==" in line and not line.startswith("-"):
+            name, version = line.split("==")
+            out[sync_env.normalize(name)] = version.strip()
+    return out
+
+
+def test_lock_pins_exact_versions_of_the_required_set():
+    assert LOCK["numpy"].startswith("1.26.")
+    assert LOCK["torch"] == "2.13.0"
+    assert LOCK["tensorflow-cpu"].startswith("2.21.")
+    assert LOCK["keras"].startswith("3.15.")
+    assert LOCK["theano-pymc"] == "1.1.2" and LOCK["lasagne"] == "0.1" and LOCK["chainer"] == "7.8.1"
+    assert LOCK["jupyterlab"].startswith("4.") and LOCK["ipywidgets"].startswith("8.")
+    for name in ("jax", "jaxlib", "matplotlib", "nbval", "tqdm", "pooch", "mlxtend", "setuptools"):
+        assert name in LOCK, f"{name} missing from requirements.lock"
+    major, minor = map(int, LOCK["setuptools"].split(".")[:2])
+    assert (77, 0) <= (major, minor) < (81, 0), "setuptools must be >=77.0.3 (torch) and <81 (Lasagne)"
+
+
+def test_every_top_level_requirement_is_locked():
+    for line in (ROOT / "requirements.in").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name = sync_env.normalize(re.split(r"[=<>\[ ]", line, maxsplit=1)[0])
+            assert name in LOCK, f"requirements.in names {name}, which requirements.lock lacks (run make lock)"
+
+
+def test_environment_yml_matches_lock():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    deps = env["dependencies"]
+    assert "python=3.11" in deps
+    conda = {d.split("=")[0]: d.split("=")[1] for d in deps if isinstance(d, str) and d.count("=") == 1
+             and not d.startswith("python=")}
+    pip = _pins(next(d["pip"] for d in deps if isinstance(d, dict)))
+    late = _pins(re.findall(r"([\w.-]+==[\w.+]+)", (ROOT / "environment.yml").read_text().split("name:")[0]))
+    assert {**conda, **pip, **late} == LOCK
+
+
+def test_binder_matches_lock():
+    req = _pins((ROOT / "binder" / "requirements.txt").read_text().splitlines())
+    post = (ROOT / "binder" / "postBuild").read_text()
+    late = {n for n in sync_env.NO_ISOLATION if f'"^{n}=="' in post}
+    assert set(req) | late == set(LOCK) and all(req[n] == LOCK[n] for n in req)
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+    apt = (ROOT / "binder" / "apt.txt").read_text().split()
+    assert "dataset-fashion-mnist" in apt and any("openblas" in p for p in apt)
+    assert "pip install" in post and "-e ." in post and "--install-hook" in post
+
+
+def test_generated_files_are_current():
+    """environment.yml and binder/requirements.txt are exactly what tools/sync_env.py writes."""
+    for path, text in sync_env.render(LOCK).items():
+        assert path.read_text() == text, f"{path.name} is stale: run `python tools/sync_env.py`"
+
+
+@pytest.mark.skipif(not sys.prefix.endswith(".venv"), reason="checks the workbook's own .venv")
+def test_installed_versions_match_lock():
+    wrong = {}
+    for name, version in LOCK.items():
+        try:
+            have = md.version(name)
+        except md.PackageNotFoundError:
+            wrong[name] = (version, "not installed")
+            continue
+        if have.split("+")[0] != version.split("+")[0]:
+            wrong[name] = (version, have)
+    assert not wrong, f"installed packages differ from requirements.lock: {wrong}"
+
+
+def test_pip_check_is_clean():
+    proc = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
