@@ -253,7 +253,7 @@ def _read_dir(sp: DatasetSpec, directory: Path, owned: bool) -> dict[str, np.nda
         except _Failed as err:
             problems.append(_set_aside(found[fs.role], str(err)) if owned else str(err))
     if problems:
-        raise _Failed("; ".join(problems))
+        raise _Failed("\n       ".join(problems))
     return arrays
 
 
@@ -382,7 +382,8 @@ def _sources(sp: DatasetSpec, data_dir, urls, download: bool, progress: bool, sa
     env = os.environ.get("LABKIT_DATA")
     how, named = ("data_dir argument", data_dir) if data_dir is not None else ("$LABKIT_DATA", env)
     if named:
-        for folder in (Path(named).expanduser() / sp.name, Path(named).expanduser()):
+        root = Path(named).expanduser()
+        for folder in ([root / sp.name] if (root / sp.name).is_dir() else []) + [root]:
             yield (f"{how}: {folder}", "named",
                    lambda f=folder: (_read_dir(sp, f, owned=False), f"directory {f} ({how})"))
     else:

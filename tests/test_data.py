@@ -151,6 +151,22 @@ def test_wrong_dataset_in_folder_is_a_checksum_mismatch(tiny, tmp_path):
         data.load("tiny", data_dir=other, download=False)
 
 
+def test_checksum_is_not_enough_header_and_shape_are_checked_too(tiny, tmp_path, monkeypatch):
+    # A registry entry whose hashes match files that are still wrong (a mistake in the
+    # registry, or a file with a broken header): both are named, neither is used.
+    files = list(tiny.spec.files)
+    files[3] = dataclasses.replace(files[3], shape=(21,))
+    headless = b"\x00\x00\x07\x01" + b"\x00" * 40  # no such IDX type code
+    files[1] = dataclasses.replace(files[1], content_sha256=sha256(headless))
+    monkeypatch.setitem(data.DATASETS, "tiny", dataclasses.replace(tiny.spec, files=tuple(files)))
+    (tiny.folder / files[1].filename).write_bytes(gzip.compress(headless))
+    with pytest.raises(data.DataError) as info:
+        data.load("tiny", data_dir=tiny.folder, download=False)
+    message = str(info.value)
+    assert "t10k-labels-idx1-ubyte.gz: shape (20,) uint8, expected (21,)" in message
+    assert "train-labels-idx1-ubyte.gz: bad IDX magic number 0x00000701" in message
+
+
 # ---- source 2: the cache -------------------------------------------------------------------
 
 def test_cache_hit_uses_the_verified_npz(tiny, isolated_data):
