@@ -29,8 +29,9 @@ class _Finder(importlib.abc.MetaPathFinder):
             return None
         self._busy.add(fullname)
         try:
-            for fn in _before.pop(fullname, []):
-                fn()
+            while _before.get(fullname):      # a callback may register more for this name
+                for fn in _before.pop(fullname):
+                    fn()
             spec = importlib.util.find_spec(fullname)
         finally:
             self._busy.discard(fullname)

@@ -192,8 +192,9 @@ def test_apply_is_idempotent_and_reports_every_shim():
 
 @pytest.mark.skipif(not (Path(sysconfig.get_paths()["purelib"]) / "labkit_compat.pth").exists(),
                     reason="the start-up hook is installed by `make setup` into the workbook's .venv")
-def test_startup_hook_makes_plain_imports_work():
-    proc = run("import theano, lasagne, chainer; print('ok')", hook=True)
+@pytest.mark.parametrize("imports", ["theano, lasagne, chainer", "chainer", "lasagne"])
+def test_startup_hook_makes_plain_imports_work(imports):
+    proc = run(f"import {imports}; print('ok')", hook=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
 
