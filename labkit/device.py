@@ -780,10 +780,19 @@ def _secs(s: float | None) -> str:
 
 
 class DeviceTable:
-    """Rows (``.rows``), the machine (``.machine``) and the hints (``.hints``), shown as one report."""
+    """Rows (``.rows``), the machine (``.machine``) and the GPU hints (``.hints``), as one report.
 
-    def __init__(self, rows: list[Row], machine: dict | None = None, hints: list[str] | None = None):
-        self.rows, self.machine, self.hints = rows, machine, hints or []
+    The hints are shown in full when ``show_hints`` is true, else as a one-line pointer.
+    """
+
+    def __init__(self, rows: list[Row], machine: dict | None = None, hints: list[str] | None = None,
+                 show_hints: bool = True):
+        self.rows, self.machine, self.hints, self.show_hints = rows, machine, hints or [], show_hints
+
+    def _hint_lines(self) -> list[str]:
+        if not self.hints or self.show_hints:
+            return self.hints
+        return [f"{len(self.hints)} about the GPU: print this table's .hints to read them."]
 
     def __iter__(self):
         return iter(self.rows)
@@ -806,8 +815,8 @@ class DeviceTable:
             lines = _machine_lines(self.machine)
             parts.append("\n".join(f"{k:8s} {v}" for k, v in lines))
         parts.append(_text_table(_HEADERS, [_cells(r) for r in self.rows]))
-        if self.hints:
-            parts.append("GPU hints:\n" + "\n".join(f"  - {h}" for h in self.hints))
+        if self._hint_lines():
+            parts.append("GPU hints:\n" + "\n".join(f"  - {h}" for h in self._hint_lines()))
         return "\n\n".join(parts)
 
     __str__ = text
@@ -821,9 +830,9 @@ class DeviceTable:
             parts.append(_html_table(None, [list(kv) for kv in _machine_lines(self.machine)]))
         styles = ["color:#888" if not r.installed else "color:#b00020" if r.error else "" for r in self.rows]
         parts.append(_html_table(_HEADERS, [_cells(r) for r in self.rows], styles))
-        if self.hints:
+        if self._hint_lines():
             parts.append("<p><b>GPU hints</b></p><ul>" + "".join(
-                f"<li>{html.escape(h)}</li>" for h in self.hints) + "</ul>")
+                f"<li>{html.escape(h)}</li>" for h in self._hint_lines()) + "</ul>")
         return "<div>" + "".join(parts) + "</div>"
 
 
@@ -833,13 +842,14 @@ def table(toolkits: Iterable[str] | str | None = None, *, isolate: bool | None =
 
     ``isolate``: True probes each toolkit in a child process, False in this one; None (the
     default) probes here the toolkits already imported and the others in child processes.
-    ``machine`` adds the machine section, ``hints`` the GPU hints (see ``gpu_hints``).
+    ``machine`` adds the machine section. ``.hints`` always holds ``gpu_hints(rows)``;
+    ``hints=True`` shows them in full, else a one-line pointer when there are any.
     """
     if isinstance(toolkits, str):
         toolkits = [toolkits]
     keys = list(TOOLKITS) if toolkits is None else list(dict.fromkeys(resolve(t) for t in toolkits))
     rows = _probe_many([(k, TOOLKITS[k]) for k in keys], isolate, timeout)
-    return DeviceTable(rows, machine_info() if machine else None, gpu_hints(rows) if hints else [])
+    return DeviceTable(rows, machine_info() if machine else None, gpu_hints(rows), show_hints=hints)
 
 
 def report_text(toolkits: Iterable[str] | None = None, **kwargs) -> str:

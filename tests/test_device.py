@@ -170,6 +170,19 @@ def test_gpu_hints(monkeypatch):
     assert "hides every GPU" in device.gpu_hints([_row("torch", True, "12.4")], driver=True)[0]
 
 
+def test_table_keeps_hints_and_shows_them_in_full_only_when_asked(registry):
+    registry("ghost", Toolkit("Ghost", "labkit_test_no_such_module"))
+    rows = [_row("torch", False), _row("jax", True, "12.4")]
+    hints = device.gpu_hints(rows, driver=True)
+    short = device.DeviceTable(rows, hints=hints, show_hints=False).text()
+    assert "1 about the GPU: print this table's .hints" in short and "jax[cuda12]" not in short
+    full = device.DeviceTable(rows, hints=hints).text()
+    assert "GPU hints:\n  - PyTorch 1.0 (a CPU-only build) sees no GPU." in full
+    table = device.table(["ghost"], machine=False)
+    assert table.show_hints is False and table.hints == device.gpu_hints(table.rows)
+    assert "GPU hints" not in device.DeviceTable(rows[1:], hints=[]).text()
+
+
 def test_machine_info():
     m = device.machine_info()
     assert m["cpu"] and m["threads"] == os.cpu_count() and m["python"]
