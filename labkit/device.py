@@ -530,8 +530,7 @@ def _probe_many(items: list[tuple[str, Toolkit]], isolate: bool | None, timeout:
         else:
             away[i] = payload
     if away:
-        workers = min(len(away), max(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                     else os.cpu_count() or 2))
+        workers = min(len(away), max(2, _usable_cpus()))   # side by side, one per CPU
         with ThreadPoolExecutor(workers) as pool:
             done = pool.map(lambda i: _probe_isolated(*items[i], away[i], timeout), away)
             for i, row in zip(away, done):
@@ -573,6 +572,14 @@ def _cpuinfo() -> dict:
         except ImportError:
             pass
     return {"cpu": name or platform.processor() or platform.machine(), "simd": simd, "cores": n_cores}
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask; os.cpu_count() where there is none)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def _cgroup_limits() -> tuple[float | None, int | None]:
@@ -621,10 +628,6 @@ def _static_info() -> dict:
     header = nvidia_smi() if gpus else None
     cuda = re.search(r"CUDA Version:\s*([\d.]+)", header or "")
     cpus, mem = _cgroup_limits()
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
     from labkit import __version__
 
     return {
@@ -635,7 +638,7 @@ def _static_info() -> dict:
         "executable": sys.executable,
         **_cpuinfo(),
         "threads": os.cpu_count(),
-        "usable_threads": usable,
+        "usable_threads": _usable_cpus(),
         "cpu_limit": cpus,
         "memory_limit": mem,
         "nvidia_gpus": [g.strip() for g in gpus.strip().splitlines()] if gpus else None,
