@@ -28,6 +28,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+try:
+    import fcntl
+except ImportError:                      # Windows: appends still go in one write, unlocked
+    fcntl = None
+
 from labkit.device import _html_table, _text_table, machine_info, version_of
 from labkit.paths import runs_dir
 
@@ -404,8 +409,8 @@ def record(toolkit: str, metric: str, value: float, unit: str, *, device: str | 
     os.cpu_count(), the usable CPUs and the OMP/MKL/OpenBLAS thread variables. Toolkit
     versions come from ``versions`` or, without importing anything, from the loaded module
     or the installed metadata. ``extra`` keyword arguments (batch_size=64, ...) are stored
-    as they are. The line is written with one ``write`` on a file opened for appending,
-    so concurrent runs do not interleave within a line.
+    as they are. The line is written with one ``write`` on a file opened for appending
+    (under an advisory lock where the OS has one), so concurrent runs never interleave.
     """
     clash = _RESERVED & set(extra)
     if clash:
@@ -432,9 +437,11 @@ def record(toolkit: str, metric: str, value: float, unit: str, *, device: str | 
     target.parent.mkdir(parents=True, exist_ok=True)
     data = line.encode("utf-8")
     with open(target, "ab", buffering=0) as f:
-        if f.tell() > 0 and not _ends_with_newline(target):
+        if fcntl is not None:            # so no other writer appends between our check and write
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        if os.fstat(f.fileno()).st_size > 0 and not _ends_with_newline(target):
             data = b"\n" + data          # a crashed writer left half a line: do not glue onto it
-        f.write(data)
+        f.write(data)                    # one write on an O_APPEND file: the line stays whole
         f.flush()
     return json.loads(line)
 
