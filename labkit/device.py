@@ -310,7 +310,8 @@ def _ort_info(ort, what):
 
 
 def _ort_notes(ort):
-    return "providers: " + ", ".join(p.replace("ExecutionProvider", "") for p in ort.get_available_providers())
+    providers = ort.get_available_providers()
+    return "providers: " + ", ".join(p.replace("ExecutionProvider", "") for p in providers)
 
 
 _CPU_FINE = "The workbook runs on the CPU; a GPU only makes training faster."
@@ -666,8 +667,8 @@ def machine_info(*, blas: bool = True) -> dict:
 
             libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
             mine = [lib for lib in libs if "numpy" in lib.get("filepath", "")]  # NumPy's own wheel
-            info["blas"] = [{k: lib.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
-                            for lib in mine or libs]
+            keys = ("internal_api", "version", "num_threads", "architecture")
+            info["blas"] = [{k: lib.get(k) for k in keys} for lib in mine or libs]
         except ImportError:
             info["blas"] = None
     return info
@@ -690,8 +691,9 @@ def _machine_lines(m: dict) -> list[tuple[str, str]]:
         mem += f", limited to {_gib(m['memory_limit'])}"
     lines = [("CPU", cpu), ("Memory", mem), ("OS", m["os"]), ("Python", f"{m['python']} ({m['executable']})")]
     if "numpy" in m:
-        libs = ", ".join(f"{b['internal_api']} {b['version']} ({b['architecture']}, {b['num_threads']} threads)"
-                         for b in m.get("blas") or []) or "not reported (no threadpoolctl)"
+        libs = ", ".join(
+            f"{b['internal_api']} {b['version']} ({b['architecture']}, {b['num_threads']} threads)"
+            for b in m.get("blas") or []) or "not reported (no threadpoolctl)"
         lines.append(("NumPy", f"{m['numpy']}, BLAS: {libs}"))
     if m["env_threads"]:
         lines.append(("Threads", ", ".join(f"{k}={v}" for k, v in m["env_threads"].items())))
@@ -792,10 +794,8 @@ class DeviceTable:
                  show_hints: bool = True):
         self.rows, self.machine, self.hints, self.show_hints = rows, machine, hints or [], show_hints
 
-    def _hint_lines(self) -> list[str]:
-        if not self.hints or self.show_hints:
-            return self.hints
-        return [f"{len(self.hints)} about the GPU: print this table's .hints to read them."]
+    def _hints_pointer(self) -> str:
+        return f"GPU hints: {len(self.hints)} (in this table's .hints; the doctor prints them)"
 
     def __iter__(self):
         return iter(self.rows)
@@ -818,8 +818,10 @@ class DeviceTable:
             lines = _machine_lines(self.machine)
             parts.append("\n".join(f"{k:8s} {v}" for k, v in lines))
         parts.append(_text_table(_HEADERS, [_cells(r) for r in self.rows]))
-        if self._hint_lines():
-            parts.append("GPU hints:\n" + "\n".join(f"  - {h}" for h in self._hint_lines()))
+        if self.hints and self.show_hints:
+            parts.append("GPU hints:\n" + "\n".join(f"  - {h}" for h in self.hints))
+        elif self.hints:
+            parts.append(self._hints_pointer())
         return "\n\n".join(parts)
 
     __str__ = text
@@ -833,9 +835,11 @@ class DeviceTable:
             parts.append(_html_table(None, [list(kv) for kv in _machine_lines(self.machine)]))
         styles = ["color:#888" if not r.installed else "color:#b00020" if r.error else "" for r in self.rows]
         parts.append(_html_table(_HEADERS, [_cells(r) for r in self.rows], styles))
-        if self._hint_lines():
+        if self.hints and self.show_hints:
             parts.append("<p><b>GPU hints</b></p><ul>" + "".join(
-                f"<li>{html.escape(h)}</li>" for h in self._hint_lines()) + "</ul>")
+                f"<li>{html.escape(h)}</li>" for h in self.hints) + "</ul>")
+        elif self.hints:
+            parts.append(f"<p>{html.escape(self._hints_pointer())}</p>")
         return "<div>" + "".join(parts) + "</div>"
 
 

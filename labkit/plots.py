@@ -98,7 +98,8 @@ def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray
         n_classes = int(max(t.max(initial=-1), p.max(initial=-1))) + 1
     bad = (t < 0) | (t >= n_classes) | (p < 0) | (p >= n_classes)
     if bad.any():
-        raise ValueError(f"labels must be in 0..{n_classes - 1}; found {np.unique(np.r_[t, p][np.r_[bad, bad]])}")
+        found = np.unique(np.r_[t, p][np.r_[bad, bad]])
+        raise ValueError(f"labels must be in 0..{n_classes - 1}; found {found}")
     return np.bincount(n_classes * t + p, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 

@@ -103,7 +103,8 @@ def test_live_progress_text_mode_is_throttled_and_keeps_history():
     lines = out.getvalue().splitlines()
     assert len(lines) == 4                # at 10 s, 20 s, 30 s, and the final line
     assert lines[0] == "Fake LeNet  step 10/30 (33%)  64 img/s  0:20 left  loss 0.1  acc 0.2667"
-    assert lines[-1] == "Fake LeNet  step 30/30 (100%)  64 img/s  0:30 total  loss 0.03333  acc 0.9333  val_acc 0.5"
+    assert lines[-1] == ("Fake LeNet  step 30/30 (100%)  64 img/s  0:30 total  "
+                         "loss 0.03333  acc 0.9333  val_acc 0.5")
     h = live.history
     assert set(h) == {"step", "time", "items", "loss", "acc", "val_acc"}
     assert all(len(v) == 30 for v in h.values())
@@ -238,7 +239,8 @@ def test_truncated_last_line_is_skipped_and_later_records_are_not_lost(tmp_path)
 def test_concurrent_writers_do_not_interleave_lines(tmp_path):
     code = ("import sys; from labkit.timing import record\n"
             "for i in range(50): record('w' + sys.argv[1], 'm', i, 's', path=sys.argv[2], pad='x' * 20000)\n")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(k), str(tmp_path)], cwd=ROOT) for k in range(4)]
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(k), str(tmp_path)], cwd=ROOT)
+             for k in range(4)]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     lines = (tmp_path / "records.jsonl").read_text().splitlines()
     assert len(lines) == 200
