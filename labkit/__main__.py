@@ -1,6 +1,6 @@
 """``python -m labkit``: a small command line for the workbook.
 
-    python -m labkit doctor              toolkits, versions and devices, as one table
+    python -m labkit doctor [TOOLKIT ...]  toolkits, versions and devices, as one table
     python -m labkit data [NAME ...]     where each dataset would load from; --fetch to fetch it
     python -m labkit compat              what the legacy-toolkit shims do here
     python -m labkit compat --install-hook
@@ -15,7 +15,7 @@ import sys
 def _doctor(args) -> int:
     from labkit import device
 
-    print(device.report_text())
+    print(device.report_text(args.toolkits or None))
     return 0
 
 
@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labkit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("doctor", help="toolkits, versions and devices").set_defaults(fn=_doctor)
+    p = sub.add_parser("doctor", help="toolkits, versions and devices")
+    p.add_argument("toolkits", nargs="*", help="toolkit names (default: every toolkit labkit knows)")
+    p.set_defaults(fn=_doctor)
     p = sub.add_parser("data", help="dataset sources and cache")
     p.add_argument("names", nargs="*", help="dataset names (default: all)")
     p.add_argument("--fetch", action="store_true", help="load (and cache) each dataset now")

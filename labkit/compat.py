@@ -50,9 +50,10 @@ def numpy_aliases() -> None:
 
     added = []
     for name, value in _REMOVED_NUMPY_ALIASES.items():
-        try:
-            getattr(np, name)
-        except AttributeError:
+        with warnings.catch_warnings():  # NumPy 1.25+ warns about the future meaning of np.bool
+            warnings.simplefilter("ignore", FutureWarning)
+            present = hasattr(np, name)
+        if not present:
             setattr(np, name, value)
             added.append(f"np.{name}")
     if "numpy-aliases" not in STATUS:

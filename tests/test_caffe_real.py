@@ -1,0 +1,169 @@
+"""Real BVLC Caffe (pycaffe, built by `make caffe`), end to end.
+
+The review's Figure 1 (pycaffe's NetSpec LeNet reading an LMDB of Caffe Datums) builds a
+training net; Caffe's SGD solver trains it for a few iterations; `net.save` writes a
+caffemodel; OpenCV's dnn module, an independent reader of Caffe's formats, loads it with a
+deploy prototxt and must give pycaffe's outputs. From the shared initial weights, real Caffe
+must also give the NumPy reference's probe logits.
+
+Real Caffe is optional for readers: without it these tests skip. Under CI (CI=true), where
+`.ci/run` builds it, they fail instead, so a broken build cannot pass unnoticed.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from labkit import lenet
+
+BATCH = 64
+N_DIGITS = 320          # five batches
+ITERATIONS = 40
+
+
+@pytest.fixture(scope="module")
+def caffe():
+    try:
+        import caffe as real_caffe
+        import caffe._caffe  # noqa: F401  (the compiled library, not just the Python files)
+    except ImportError as err:
+        why = (f"real Caffe does not import ({type(err).__name__}: {err}); "
+               f"run `make caffe` to build it into .venv")
+        if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
+            pytest.fail(f"CI builds real Caffe, so it must import here: {why}")
+        pytest.skip(why)
+    real_caffe.set_mode_cpu()
+    return real_caffe
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """The first N_DIGITS MNIST training digits (uint8, N x 28 x 28) and labels, offline."""
+    from labkit import data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")        # the 5,000-digit sample is fine here
+        ds = data.load("mnist", download=False, progress=False)
+    return ds.train_images[:N_DIGITS], ds.train_labels[:N_DIGITS]
+
+
+def write_lmdb(path, images, labels, caffe_pb2):
+    """An LMDB of Caffe Datums, keyed in order, as Caffe's convert_mnist_data wrote them."""
+    import lmdb
+    with lmdb.open(str(path), map_size=64 << 20) as env, env.begin(write=True) as txn:
+        for i, (image, label) in enumerate(zip(images, labels)):
+            datum = caffe_pb2.Datum(channels=1, height=28, width=28,
+                                    data=image.astype(np.uint8).tobytes(), label=int(label))
+            txn.put(f"{i:08d}".encode(), datum.SerializeToString())
+
+
+def figure1_lenet(caffe, lmdb, batch_size):
+    """The review's Figure 1: LeNet in pycaffe's NetSpec, fed by an LMDB Data layer."""
+    from caffe import layers as L, params as P
+    n = caffe.NetSpec()
+    n.data, n.label = L.Data(batch_size=batch_size, backend=P.Data.LMDB, source=lmdb,
+                             transform_param=dict(scale=1. / 255), ntop=2)
+    n.conv1 = L.Convolution(n.data, kernel_size=5, num_output=20, weight_filler=dict(type='xavier'))
+    n.pool1 = L.Pooling(n.conv1, kernel_size=2, stride=2, pool=P.Pooling.MAX)
+    n.conv2 = L.Convolution(n.pool1, kernel_size=5, num_output=50, weight_filler=dict(type='xavier'))
+    n.pool2 = L.Pooling(n.conv2, kernel_size=2, stride=2, pool=P.Pooling.MAX)
+    n.fc1 = L.InnerProduct(n.pool2, num_output=500, weight_filler=dict(type='xavier'))
+    n.relu1 = L.ReLU(n.fc1, in_place=True)
+    n.score = L.InnerProduct(n.relu1, num_output=10, weight_filler=dict(type='xavier'))
+    n.loss = L.SoftmaxWithLoss(n.score, n.label)
+    return n.to_proto()
+
+
+def deploy_lenet(caffe, batch_size):
+    """The same LeNet for inference: an Input layer instead of Data, no loss."""
+    from caffe import layers as L, params as P
+    n = caffe.NetSpec()
+    n.data = L.Input(shape=dict(dim=[batch_size, 1, 28, 28]))
+    n.conv1 = L.Convolution(n.data, kernel_size=5, num_output=20)
+    n.pool1 = L.Pooling(n.conv1, kernel_size=2, stride=2, pool=P.Pooling.MAX)
+    n.conv2 = L.Convolution(n.pool1, kernel_size=5, num_output=50)
+    n.pool2 = L.Pooling(n.conv2, kernel_size=2, stride=2, pool=P.Pooling.MAX)
+    n.fc1 = L.InnerProduct(n.pool2, num_output=500)
+    n.relu1 = L.ReLU(n.fc1, in_place=True)
+    n.score = L.InnerProduct(n.relu1, num_output=10)
+    return n.to_proto()
+
+
+def write_solver(caffe, path, train_net):
+    """Caffe's MNIST solver (lr 0.01, momentum 0.9, decay 5e-4, inv policy), CPU, seeded."""
+    from google.protobuf import text_format
+    from caffe.proto import caffe_pb2
+    s = caffe_pb2.SolverParameter(
+        train_net=str(train_net), base_lr=0.01, momentum=0.9, weight_decay=0.0005,
+        lr_policy="inv", gamma=0.0001, power=0.75, display=0, max_iter=10_000,
+        snapshot_after_train=False, random_seed=2017,
+        solver_mode=caffe_pb2.SolverParameter.CPU)
+    path.write_text(text_format.MessageToString(s))
+
+
+def test_figure1_trains_saves_and_opencv_reads_it(caffe, digits, tmp_path):
+    import cv2
+    from caffe.proto import caffe_pb2
+
+    images, labels = digits
+    write_lmdb(tmp_path / "mnist_train_lmdb", images, labels, caffe_pb2)
+    train = tmp_path / "lenet_train.prototxt"
+    train.write_text(str(figure1_lenet(caffe, str(tmp_path / "mnist_train_lmdb"), BATCH)))
+    solver_file = tmp_path / "lenet_solver.prototxt"
+    write_solver(caffe, solver_file, train)
+
+    solver = caffe.SGDSolver(str(solver_file))
+    net = solver.net
+    assert net.blobs["data"].data.shape == (BATCH, 1, 28, 28)
+    assert [k for k in net.params] == ["conv1", "conv2", "fc1", "score"]
+    assert net.params["fc1"][0].data.shape == (500, 800)
+
+    losses = []
+    for it in range(ITERATIONS):
+        solver.step(1)
+        if it == 0:
+            # The Data layer read the LMDB in key order and scaled by 1/255.
+            np.testing.assert_allclose(net.blobs["data"].data[:, 0], images[:BATCH] / 255.0, atol=1e-6)
+            np.testing.assert_array_equal(net.blobs["label"].data, labels[:BATCH])
+        losses.append(float(net.blobs["loss"].data))
+    assert solver.iter == ITERATIONS
+    assert 1.8 < losses[0] < 2.8, losses[:3]           # chance level is ln(10) = 2.30
+    assert np.mean(losses[-5:]) < 0.6 * losses[0], losses  # it learns
+
+    model = tmp_path / "lenet.caffemodel"
+    net.save(str(model))
+    saved = caffe_pb2.NetParameter.FromString(model.read_bytes())
+    assert {layer.name for layer in saved.layer if layer.blobs} == {"conv1", "conv2", "fc1", "score"}
+
+    probe, _ = lenet.probe_batch()
+    deploy = tmp_path / "lenet_deploy.prototxt"
+    deploy.write_text(str(deploy_lenet(caffe, len(probe))))
+    test_net = caffe.Net(str(deploy), str(model), caffe.TEST)
+    for name in net.params:
+        for trained, loaded in zip(net.params[name], test_net.params[name]):
+            np.testing.assert_array_equal(trained.data, loaded.data)
+    test_net.blobs["data"].data[...] = probe
+    ours = test_net.forward()["score"].copy()
+    assert ours.shape == (len(probe), 10)
+
+    cv_net = cv2.dnn.readNetFromCaffe(str(deploy), str(model))
+    cv_net.setInput(probe)
+    theirs = cv_net.forward("score")
+    assert np.abs(theirs - ours).max() <= 1e-4, np.abs(theirs - ours).max()
+
+
+def test_shared_initial_weights_give_the_reference_logits(caffe, tmp_path):
+    probe, _ = lenet.probe_batch()
+    deploy = tmp_path / "lenet_deploy.prototxt"
+    deploy.write_text(str(deploy_lenet(caffe, len(probe))))
+    net = caffe.Net(str(deploy), caffe.TEST)
+    weights = lenet.initial_weights()
+    for caffe_name, ours in (("conv1", "conv1"), ("conv2", "conv2"), ("fc1", "fc1"), ("score", "fc2")):
+        weight, bias = net.params[caffe_name]
+        weight.data[...] = weights[f"{ours}.weight"]   # the canonical layout is Caffe's
+        bias.data[...] = weights[f"{ours}.bias"]
+    net.blobs["data"].data[...] = probe
+    logits = net.forward()["score"]
+    assert lenet.check_logits(logits) <= lenet.LOGITS_ATOL
