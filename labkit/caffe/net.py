@@ -148,9 +148,9 @@ class Net:
 
     def forward(self, start: str | None = None, end: str | None = None, **inputs) -> dict[str, np.ndarray]:
         """Run the layers from ``start`` to ``end`` (names; default all). Keyword arguments
-        set blobs first (``data=images``); any batch size is accepted. Returns the net's
-        outputs (or ``end``'s tops) as numpy arrays. In the TRAIN phase the pass is
-        recorded for :meth:`backward`."""
+        set blobs first (``data=images``; any batch size), and a layer that would produce a
+        fed blob (a Data layer, say) is skipped. Returns the net's outputs (or ``end``'s
+        tops) as numpy arrays. In the TRAIN phase the pass is recorded for :meth:`backward`."""
         for name, value in inputs.items():
             if name not in self.blobs:
                 raise KeyError(f"the net has no blob {name!r} to feed; its inputs are {self.inputs}")
@@ -160,15 +160,17 @@ class Net:
         i1 = self._layer_names.index(end) if end else len(self.layers) - 1
         grad = self.phase == caffe_pb2.TRAIN or self.param.force_backward
         with torch.set_grad_enabled(grad):
-            loss = self._run(i0, i1)
+            loss = self._run(i0, i1, skip=set(inputs))
         self._loss = loss if grad else None
         names = self.param.layer[i1].top if end else self.outputs
         return {name: self.blobs[name].data.copy() for name in names}
 
-    def _run(self, i0: int, i1: int):
+    def _run(self, i0: int, i1: int, skip=()):
         loss = None
         for i in range(i0, i1 + 1):
             layer, lp = self.layers[i], self.param.layer[i]
+            if skip and not lp.bottom and any(t in skip for t in lp.top):
+                continue                           # its blobs were fed
             bottoms = [self.blobs[b]._tensor for b in lp.bottom]
             if any(b is None for b in bottoms):
                 raise ValueError(f"layer {lp.name!r}: blob(s) {[n for n, b in zip(lp.bottom, bottoms) if b is None]} "

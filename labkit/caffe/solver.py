@@ -97,8 +97,11 @@ class SGDSolver:
             state = p.test_state[k] if k < len(p.test_state) else caffe_pb2.NetState()
             self.test_nets.append(Net(tp, caffe_pb2.TEST, level=state.level, stages=state.stage,
                                       share_from=self.net))
+        for weights in p.weights:       # Caffe 1.0's `weights:` (also `caffe train --weights=...`)
+            self.net.copy_from(self._resolve(weights))
         self.iter = 0
         self.current_step = 0
+        self.test_seconds = 0.0                           # time spent testing, inside step()/solve()
         self._params = self.net.learnable_params()
         self.history = [torch.zeros_like(t) for _, _, t, _ in self._params]
         self.losses: list[float] = []                     # every iteration's loss
@@ -246,7 +249,9 @@ class SGDSolver:
         return means
 
     def test_all(self) -> list[dict[str, float]]:
+        start = time.perf_counter()
         results = [self.test(k) for k in range(len(self.test_nets))]
+        self.test_seconds += time.perf_counter() - start
         if results:
             self.test_results.append((self.iter, results[0]))
         return results
