@@ -200,3 +200,35 @@ def test_importing_labkit_caffe_does_not_import_torch():
     code = "import sys, labkit.caffe; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_protoc_reads_the_schema_as_labkit_does(tmp_path):
+    """Where protoc is installed, its descriptor of caffe.proto equals the one labkit builds."""
+    import shutil
+    import subprocess
+
+    from google.protobuf import descriptor_pb2
+
+    protoc = shutil.which("protoc")
+    if protoc is None:
+        pytest.skip("protoc is not installed")
+    out = tmp_path / "caffe.pb"
+    subprocess.run([protoc, f"--proto_path={caffe_pb2.PROTO_PATH.parent}", f"--descriptor_set_out={out}",
+                    caffe_pb2.PROTO_PATH.name], check=True)
+    theirs = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file[0]
+    mine = parse_proto(caffe_pb2.PROTO_PATH.read_text())
+
+    def fields(fd):
+        rows, todo = {}, [(m, m.name) for m in fd.message_type]
+        while todo:
+            msg, path = todo.pop()
+            todo += [(n, f"{path}.{n.name}") for n in msg.nested_type]
+            rows[path, "enums"] = [(e.name, [(v.name, v.number) for v in e.value]) for e in msg.enum_type]
+            for f in msg.field:
+                default = f.default_value
+                if f.type in (f.TYPE_FLOAT, f.TYPE_DOUBLE) and default:
+                    default = float(default)
+                rows[path, f.name] = (f.number, f.label, f.type, f.type_name, default, f.options.packed)
+        return rows
+
+    assert fields(mine) == fields(theirs)

@@ -116,7 +116,7 @@ class Data(Layer):
     end, as Caffe's Data layer does (no shuffling: the database order is the order)."""
 
     type, n_bottom = "Data", (0, 0)
-    source_root = None   # directory to try for a relative source, besides the working one
+    root = None   # the prototxt's directory: tried for a relative source after the working directory
 
     def setup(self, shapes):
         from labkit.caffe import db
@@ -130,7 +130,7 @@ class Data(Layer):
                              "scale and mean_value are")
         if not p.batch_size:
             raise ValueError(f"layer {self.name!r}: data_param.batch_size is not set")
-        self.images, self.labels = db.read_lmdb(db.resolve_source(p.source, self.source_root), cached=True)
+        self.images, self.labels = db.read_lmdb(db.resolve_source(p.source, self.root), cached=True)
         c = self.images.shape[1]
         mean = np.zeros(c, np.float32) if not t.mean_value else np.broadcast_to(
             np.asarray(t.mean_value, np.float32), (c,))

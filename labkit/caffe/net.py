@@ -96,7 +96,6 @@ class Net:
         self.params: "OrderedDict[str, list[Blob]]" = OrderedDict()
         self.inputs: list[str] = []
         available: set[str] = set()     # Caffe's outputs: blobs made and not consumed since
-        engine.Data.source_root = root
         for lp in self.param.layer:
             if not lp.name:
                 raise ShapeError(f"a layer of type {lp.type!r} has no name; every layer needs one")
@@ -109,6 +108,7 @@ class Net:
                 raise ShapeError(f"layer {lp.name!r} ({lp.type}) needs bottom blob(s) {missing}, which no "
                                  f"earlier layer produces (blobs so far: {list(shapes)})")
             layer = engine.make_layer(lp, self.phase, rng)
+            layer.root = root
             tops = layer.setup([shapes[b] for b in lp.bottom])
             if len(tops) != len(lp.top):
                 raise ShapeError(f"layer {lp.name!r} ({lp.type}) makes {len(tops)} top(s), the prototxt names "

@@ -30,8 +30,9 @@ def parse(text: str, message, path: str = "<string>"):
 
 
 def to_text(message) -> str:
-    """The prototxt of ``message``, formatted as Caffe writes it (two-space indents)."""
-    return text_format.MessageToString(message)
+    """The prototxt of ``message``: what ``str(message)`` gives, as pycaffe scripts wrote
+    their files (``f.write(str(net))``), in the layout Caffe prints (two-space indents)."""
+    return str(message)
 
 
 def _read(path, message):
