@@ -154,8 +154,8 @@ class Net:
         for name, value in inputs.items():
             if name not in self.blobs:
                 raise KeyError(f"the net has no blob {name!r} to feed; its inputs are {self.inputs}")
-            self.blobs[name]._tensor = torch.as_tensor(np.asarray(value)).float() \
-                if np.asarray(value).dtype.kind == "f" else torch.as_tensor(np.asarray(value))
+            value = np.asarray(value)   # copied, so that writing to the blob never changes the caller's array
+            self.blobs[name]._tensor = torch.tensor(value, dtype=torch.float32 if value.dtype.kind == "f" else None)
         i0 = self._layer_names.index(start) if start else 0
         i1 = self._layer_names.index(end) if end else len(self.layers) - 1
         grad = self.phase == caffe_pb2.TRAIN or self.param.force_backward
