@@ -160,7 +160,7 @@ def network_svg(feature_keys, feature_labels, active, feature_pngs, neuron_pngs,
     shape = net.shape
     n_cols = len(shape)                              # inputs, hidden..., output
     right = width - RECT - 10
-    xs = [60] + [190 + (right - 190) * i / max(n_cols - 2, 1) for i in range(n_cols - 1)]
+    xs = [60] + [150 + (right - 150) * i / max(n_cols - 2, 1) for i in range(n_cols - 1)]
     height = ROW * max(len(feature_keys), max(shape[1:], default=1)) + 10
     pos = {}
     parts = []

@@ -86,8 +86,8 @@ class Playground(W.VBox):
             "regularization_rate": W.Dropdown(options=[(_num(v), v) for v in REGULARIZATION_RATES]),
             "problem": W.Dropdown(options=_PROBLEMS),
             "engine": W.Dropdown(options=[(_ENGINE_LABELS.get(k, k), k) for k in ENGINES]),
-            "dataset": W.ToggleButtons(options=list(CLASSIFICATION), style={"button_width": "58px"}),
-            "reg_dataset": W.ToggleButtons(options=list(REGRESSION), style={"button_width": "90px"}),
+            "dataset": W.ToggleButtons(options=list(CLASSIFICATION), style={"button_width": "100px"}),
+            "reg_dataset": W.ToggleButtons(options=list(REGRESSION), style={"button_width": "100px"}),
             "percent_train": W.IntSlider(min=10, max=90, step=10, continuous_update=False),
             "noise": W.IntSlider(min=0, max=50, step=5, continuous_update=False),
             "batch_size": W.IntSlider(min=1, max=30, continuous_update=False),
@@ -99,7 +99,7 @@ class Playground(W.VBox):
                 w.layout.width = "140px"
             w.observe(self._on_control, "value")
         self.feature_toggles = {k: W.ToggleButton(description=features.label(k), value=k in s.features,
-                                                  layout=W.Layout(width="64px"))
+                                                  layout=W.Layout(width="60px", padding="0"))
                                 for k in features.FEATURES}
         for t in self.feature_toggles.values():
             t.observe(self._on_features, "value")
@@ -109,13 +109,13 @@ class Playground(W.VBox):
         self.layers_label = W.HTML()
         self.neuron_buttons = []
         for i in range(MAX_LAYERS):
-            plus = W.Button(icon="plus", layout=W.Layout(width="34px"), tooltip=f"more neurons in layer {i + 1}")
-            minus = W.Button(icon="minus", layout=W.Layout(width="34px"), tooltip=f"fewer neurons in layer {i + 1}")
+            plus = W.Button(icon="plus", layout=W.Layout(width="30px", padding="0"), tooltip=f"more neurons in layer {i + 1}")
+            minus = W.Button(icon="minus", layout=W.Layout(width="30px", padding="0"), tooltip=f"fewer neurons in layer {i + 1}")
             label = W.HTML()
             plus.on_click(lambda _, i=i: self._neurons(i, +1))
             minus.on_click(lambda _, i=i: self._neurons(i, -1))
             self.neuron_buttons.append((W.VBox([W.HBox([plus, minus]), label],
-                                               layout=W.Layout(width="80px")), label))
+                                               layout=W.Layout(width="68px")), label))
         self.play_button.observe(self._on_play, "value")
         self.step_button.on_click(lambda _: self.step())
         self.reset_button.on_click(lambda _: self._do(self.exp.reset))
@@ -143,6 +143,7 @@ class Playground(W.VBox):
         self.state_text = W.Text(description="State", continuous_update=False,
                                  layout=W.Layout(width="100%"))
         self.state_text.observe(self._on_state_text, "value")
+        self.state_text.add_class("labkit-pg-state")
         self.status = W.HTML()
         self.status.add_class("labkit-pg-status")
 
@@ -159,14 +160,14 @@ class Playground(W.VBox):
         data_col = W.VBox([W.HTML("<b>DATA</b>"), c["dataset"], c["reg_dataset"],
                            W.HTML("Ratio of training to test data (%)"), c["percent_train"],
                            W.HTML("Noise"), c["noise"], W.HTML("Batch size"), c["batch_size"],
-                           self.regenerate_button], layout=W.Layout(width="270px"))
+                           self.regenerate_button], layout=W.Layout(width="225px"))
         for k in ("percent_train", "noise", "batch_size"):
-            c[k].layout.width = "230px"
+            c[k].layout.width = "215px"
         self._neuron_row = W.HBox([b for b, _ in self.neuron_buttons])
         net_col = W.VBox([W.HTML("<b>FEATURES</b> (click to switch on or off)"),
                           W.HBox(list(self.feature_toggles.values()), layout=W.Layout(flex_flow="row wrap")),
                           W.HBox([self.add_layer, self.remove_layer, self.layers_label]),
-                          self._neuron_row, self.network], layout=W.Layout(width="500px"))
+                          self._neuron_row, self.network], layout=W.Layout(width="470px"))
         out_col = W.VBox([W.HTML("<b>OUTPUT</b>"), self.loss_label, self.curve, self.heatmap,
                           c["show_test_data"], c["discretize"], self.big_node],
                          layout=W.Layout(width=f"{self.size + 20}px"))
@@ -192,7 +193,8 @@ class Playground(W.VBox):
             for i, (box, label) in enumerate(self.neuron_buttons):
                 box.layout.display = None if i < n else "none"
                 if i < n:
-                    label.value = f"{s.hidden[i]} neuron{'s' if s.hidden[i] != 1 else ''}"
+                    label.value = (f"<span style='font-size:11px;white-space:nowrap'>{s.hidden[i]} "
+                                   f"neuron{'s' if s.hidden[i] != 1 else ''}</span>")
             links = self.exp.links()
             if [o[1] for o in self.link_choice.options] != [v for _, v in links]:
                 self.link_choice.options = links
@@ -343,7 +345,7 @@ class Playground(W.VBox):
         keys = list(features.FEATURES)
         self.network.value = render.network_svg(
             keys, [features.label(k) for k in keys], s.features, self._feature_pngs, small,
-            exp.net, names, width=480)
+            exp.net, names, width=460)
         self.curve.value = render.loss_curve_svg(exp.history, width=self.size)
         train, test = exp.history[-1]
         self.loss_label.value = (f"Test loss <b class='labkit-pg-test-loss'>{test:.3f}</b>"
