@@ -130,7 +130,7 @@ def test_figure1_trains_saves_and_opencv_reads_it(caffe, digits, tmp_path):
         losses.append(float(net.blobs["loss"].data))
     assert solver.iter == ITERATIONS
     assert 1.8 < losses[0] < 2.8, losses[:3]           # chance level is ln(10) = 2.30
-    assert np.mean(losses[-5:]) < 0.6 * losses[0], losses  # it learns
+    assert np.mean(losses[-5:]) < 0.35 * losses[0], losses  # it learns (about 0.1x here)
 
     model = tmp_path / "lenet.caffemodel"
     net.save(str(model))
