@@ -1,0 +1,164 @@
+"""labkit.compare: one quick run of every installed toolkit, its records, and the agreement matrix.
+
+The quick run happens once for the module (every toolkit, one child process each, one after
+another) and writes its records to a temporary file; the tests then read them back. Speeds
+are printed by the harness, never asserted: they depend on the machine and its load.
+"""
+import json
+import os
+
+import pytest
+
+from labkit import compare, lenet, timing
+from labkit.device import _usable_cpus
+
+CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    path = tmp_path_factory.mktemp("compare") / "records.jsonl"
+    out = compare.run(quick=True, records=path)
+    return out, path
+
+
+@pytest.mark.timeout(1500)
+def test_quick_run_covers_every_installed_toolkit(quick):
+    out, path = quick
+    assert not out["errors"], "\n\n".join(out["errors"].values())
+    r = compare.load_run(path)
+    table = compare.results_table(r).text()
+    for name in compare.TOOLKITS:
+        if name in out["missing"]:
+            if CI:
+                pytest.fail(f"{name} is not installed, so it is missing from the comparison table; "
+                            "CI installs every toolkit (make setup / requirements.lock)")
+            continue
+        assert name in r.values, f"{name} is installed but not in the comparison:\n{table}"
+        assert any(row[0] == name for row in compare.results_table(r).rows)
+    if out["missing"]:
+        pytest.skip(f"not installed here (CI fails on this): {', '.join(out['missing'])}")
+
+
+METRICS = {"train_images_per_s", "infer_images_per_s@1", "infer_images_per_s@256", "time_to_first_result_s",
+           "peak_memory_mib", "test_accuracy", "train_wall_s", "lines_of_code", "installed_mb", "gpu_support"}
+
+
+def test_records_round_trip(quick):
+    out, path = quick
+    raw = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    assert raw == timing.read_records(path)                     # every line is one whole record
+    r = compare.load_run(path)
+    assert r.id == out["run"] and r.protocol == "quick"
+    for name, res in out["results"].items():
+        v = r.values[name]
+        assert set(v) == METRICS, (name, sorted(v))
+        assert v["train_images_per_s"] == pytest.approx(res["train_images_per_s"])
+        assert v["infer_images_per_s@256"] == pytest.approx(res["infer_b256"]["median"])
+        assert v["test_accuracy"] == res["test_accuracy"]
+        rec = r.extra[name]["train_images_per_s"]
+        assert rec["toolkit"] == name and rec["quick"] is True and rec["cpu"]
+        assert rec["threads"]["used"] == _usable_cpus()          # the default: every usable CPU
+        assert rec["versions"], f"{name}: no versions recorded"
+        assert v["lines_of_code"] > 10 and v["installed_mb"] > 1 and v["peak_memory_mib"] > 50
+        assert 0 < v["time_to_first_result_s"] < compare.QUICK.timeout
+    # every number a table shows comes from the records
+    for row in compare.results_table(r).rows:
+        if row[0] in r.values:
+            assert row[2] == compare._fmt(r.values[row[0]]["train_images_per_s"])
+
+
+def test_accuracy_after_the_budget_clears_the_floor(quick):
+    out, path = quick
+    r = compare.load_run(path)
+    for name in r.values:
+        floor = r.extra[name]["test_accuracy"]["floor"]
+        assert r.values[name]["test_accuracy"] >= floor, (name, r.values[name]["test_accuracy"], floor)
+
+
+def test_agreement_matrix_within_tolerance(quick):
+    out, path = quick
+    r = compare.load_run(path)
+    n = len(r.values) + 1                                        # and the NumPy reference
+    assert len(r.pairs) == n * (n - 1) // 2
+    for (a, b), d in r.pairs.items():
+        assert d["logits"] <= lenet.LOGITS_ATOL, f"probe logits of {a} and {b} differ by {d['logits']:.2g}"
+        assert d["step"] <= lenet.STEP_ATOL, f"after one SGD step, {a} and {b} differ by {d['step']:.2g}"
+    text = compare.agreement_table(r, "step").text()
+    assert all(name in text for name in r.values)
+
+
+def test_a_wrong_conversion_fails_the_agreement_check():
+    results = compare.wrong_conversions()
+    assert len(results) == len(compare.WRONG_CONVERSIONS) >= 2
+    for w in results:
+        assert w["logits_max_diff"] > lenet.LOGITS_ATOL, w
+        assert w["step_max_diff"] > lenet.STEP_ATOL, w
+        with pytest.raises(AssertionError):
+            lenet.check_logits(lenet.reference()["logits"] + w["logits_max_diff"])
+
+
+def test_the_right_conversion_passes_where_the_wrong_one_fails():
+    """The fc1 row permutation the Keras chapter applies, done right, gives the reference back."""
+    w = lenet.initial_weights()
+    x, _ = lenet.probe_batch()
+    rows = compare._hwc_rows()
+    assert sorted(rows) == list(range(800)) and not (rows == range(800)).all()
+    _, load_wrong, export_wrong = compare.WRONG_CONVERSIONS["fc1 flatten order (channels-last, rows not permuted)"]
+    assert lenet.max_abs_diff(export_wrong(load_wrong(w))["fc1.weight"], w["fc1.weight"]) == 0
+    assert lenet.check_logits(lenet.forward(w, x)) == 0
+
+
+def test_lines_of_code_skip_blanks_comments_and_docstrings():
+    src = '"""module doc"""\n\n# a comment\ndef f(x):\n    """doc\n    string"""\n    return (x +\n            1)  # tail\n'
+    assert compare.lines_of_code(src) == 3
+
+
+CPUINFO = """processor\t: 0
+model name\t: Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz
+cpu MHz\t\t: 2600.000
+flags\t\t: fpu sse avx avx2 fma avx512f
+
+processor\t: 1
+model name\t: Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz
+"""
+
+
+def test_peak_estimate_from_cpuinfo():
+    p = compare.peak_gflops(CPUINFO)
+    assert (p["cores"], p["lanes"], p["fma_units"], p["ghz"]) == (2, 16, 2, 2.6)
+    assert p["gflops"] == pytest.approx(2 * 2 * 16 * 2 * 2.6)
+    no_mhz = compare.peak_gflops(CPUINFO.replace("cpu MHz\t\t: 2600.000\n", "").replace("avx512f", ""), cores=4)
+    assert (no_mhz["simd"], no_mhz["ghz"], no_mhz["clock_from"]) == ("AVX2", 2.4, "the model name")
+    assert no_mhz["gflops"] == pytest.approx(4 * 2 * 8 * 2 * 2.4)
+    here = compare.peak_gflops()
+    assert here["gflops"] is None or here["gflops"] > 0
+
+
+def test_installed_size_counts_what_a_toolkit_requires():
+    lasagne = compare.installed_size(compare.TOOLKITS["lasagne"].dists)
+    theano = compare.installed_size(compare.TOOLKITS["theano"].dists)
+    if not theano["distributions"]:
+        pytest.skip("Theano is not installed here")
+    assert set(theano["distributions"]) <= set(lasagne["distributions"])
+    assert "numpy" not in lasagne["distributions"]
+    assert lasagne["bytes"] >= theano["bytes"] > theano["python_bytes"] > 0
+
+
+def test_child_environment_fixes_the_thread_count():
+    env = compare._child_env(compare.TOOLKITS["keras-jax"], 3)
+    assert env["KERAS_BACKEND"] == "jax"
+    assert all(env[v] == "3" for v in compare.THREAD_VARS)
+
+
+def test_unknown_toolkit_is_named():
+    with pytest.raises(ValueError, match="labkit.compare knows: pytorch"):
+        compare.run(["cntk"], quick=True)
+    with pytest.raises(SystemExit):
+        compare.main(["--toolkits", "cntk"])
+    assert compare._resolve("Torch") == "pytorch" and compare._resolve("caffe") == "caffe-style"
+
+
+def test_load_run_without_records_says_what_to_do(tmp_path):
+    with pytest.raises(LookupError, match="labkit compare --quick"):
+        compare.load_run(tmp_path / "none.jsonl")
