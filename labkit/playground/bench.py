@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from . import engines, render
+from . import engines
 from .experiment import Experiment
 
 SETUPS = {"4-2 (the original's default)": "networkShape=4,2&seed=0.5",

@@ -8,7 +8,6 @@ optimizer switch with the original's "stop at zero" rule, so it is done after th
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
