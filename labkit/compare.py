@@ -622,6 +622,14 @@ def _table(columns, rows):
     return RecordsTable(list(columns), [[str(c) for c in row] for row in rows])
 
 
+def _versions_text(tk: str, versions: dict, names: bool = True) -> str:
+    """The versions that matter for ``tk`` (its own, and a Keras backend's), in that order."""
+    shown = {"pytorch": ["torch"], "caffe-style": ["torch"], "keras-tensorflow": ["keras", "tensorflow"],
+             "keras-torch": ["keras", "torch"], "keras-jax": ["keras", "jax"],
+             "lasagne": ["lasagne", "theano"]}.get(tk, [tk])
+    return (", " if names else " / ").join((f"{m} " if names else "") + str(versions.get(m, "?")) for m in shown)
+
+
 def results_table(r: Run):
     """Every measured figure, one row per toolkit."""
     cols = ["toolkit", "version", "train img/s", "infer img/s b1", "infer img/s b256", "first result s",
@@ -630,9 +638,7 @@ def results_table(r: Run):
     for tk in r.toolkits:
         v, e = r.values[tk], r.extra[tk]
         vers = e["train_images_per_s"]["versions"]
-        shown = {"pytorch": ["torch"], "caffe-style": ["torch"], "keras-tensorflow": ["keras", "tensorflow"],
-                 "keras-torch": ["keras", "torch"], "keras-jax": ["keras", "jax"]}.get(tk, [tk])
-        rows.append([tk, " / ".join(vers.get(m, "?") for m in shown), _fmt(v["train_images_per_s"]), _fmt(v["infer_images_per_s@1"]),
+        rows.append([tk, _versions_text(tk, vers, names=False), _fmt(v["train_images_per_s"]), _fmt(v["infer_images_per_s@1"]),
                      _fmt(v["infer_images_per_s@256"]), _fmt(v["time_to_first_result_s"]),
                      _fmt(v["peak_memory_mib"]), f"{v['test_accuracy']:.3f}", int(v["lines_of_code"]),
                      _fmt(v["installed_mb"]), "yes" if v["gpu_support"] else "no"])
@@ -676,7 +682,7 @@ def criteria_table(r: Run):
             _fmt(v["train_images_per_s"]),
             ("yes: " + ", ".join(e["gpu_support"]["gpu_devices"])) if v["gpu_support"]
             else f"no GPU seen ({e['gpu_support'].get('device_notes') or 'CPU'})",
-            ", ".join(f"{k} {x}" for k, x in vers.items() if k != "numpy"),
+            _versions_text(tk, vers),
             e["gpu_support"].get("model_library", ""),
         ])
     return _table(cols, rows)
