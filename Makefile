@@ -36,6 +36,7 @@ doctor: setup
 
 bench: setup
 	@$(BIN)/python -m labkit bench
+	@$(BIN)/python -m labkit.playground.bench
 
 system-deps:
 	@tools/system-deps.sh
