@@ -4,6 +4,7 @@
     python -m labkit data [NAME ...]     where each dataset would load from; --fetch to fetch it
     python -m labkit compat              what the legacy-toolkit shims do here
     python -m labkit compat --install-hook
+    python -m labkit compare [--quick]   every toolkit's LeNet, one protocol, one process each
     python -m labkit bench               labkit's own start-up and data-loading figures
 """
 from __future__ import annotations
@@ -50,6 +51,12 @@ def _compat(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    from labkit import compare
+
+    return compare.main(args.rest)
+
+
 def _bench(args) -> int:
     from labkit import bench
 
@@ -72,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--install-hook", action="store_true",
                    help="write the start-up hook into this environment's site-packages")
     p.set_defaults(fn=_compat)
+    p = sub.add_parser("compare", help="every toolkit's LeNet under one protocol (--quick, --help)",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=_compare)
     sub.add_parser("bench", help="labkit's own benchmarks").set_defaults(fn=_bench)
     args = parser.parse_args(argv)
     return args.fn(args)
