@@ -51,12 +51,6 @@ def _compat(args) -> int:
     return 0
 
 
-def _compare(args) -> int:
-    from labkit import compare
-
-    return compare.main(args.rest)
-
-
 def _bench(args) -> int:
     from labkit import bench
 
@@ -79,11 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--install-hook", action="store_true",
                    help="write the start-up hook into this environment's site-packages")
     p.set_defaults(fn=_compat)
-    p = sub.add_parser("compare", help="every toolkit's LeNet under one protocol (--quick, --help)",
-                       add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(fn=_compare)
+    # listed for --help; its own options are parsed by labkit.compare (see main below)
+    sub.add_parser("compare", help="every toolkit's LeNet under one protocol (compare --help)")
     sub.add_parser("bench", help="labkit's own benchmarks").set_defaults(fn=_bench)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["compare"]:
+        from labkit import compare
+
+        return compare.main(argv[1:])
     args = parser.parse_args(argv)
     return args.fn(args)
 
