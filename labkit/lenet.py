@@ -286,6 +286,11 @@ class Recipe:
     and Caffe's ``inv`` learning-rate policy: ``lr = base_lr * (1 + gamma * step) ** -power``.
     Full mode trains 10 epochs (about Caffe's 10,000 iterations on MNIST's 60,000 images);
     quick mode, for the tests, a couple of epochs on a small subset.
+
+    One simplification against Caffe's own ``lenet_train_test.prototxt``: there the biases
+    learn twice as fast (``lr_mult: 2``) and the weights alone decay. Here every parameter
+    gets the same rate and decay, because most toolkits' optimizers have no per-blob
+    multipliers; the Caffe chapter shows the multipliers at work.
     """
     epochs: int
     n_train: int | None      # None: the whole training set
