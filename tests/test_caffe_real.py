@@ -19,6 +19,10 @@ import pytest
 
 from labkit import lenet
 
+# Caffe hangs rather than fails on some misuse (two live solvers sharing an LMDB reader):
+# a hang must fail these tests soon, not at the suite's 900 s timeout.
+pytestmark = pytest.mark.timeout(300)
+
 BATCH = 64
 N_DIGITS = 320          # five batches
 ITERATIONS = 40
@@ -167,3 +171,60 @@ def test_shared_initial_weights_give_the_reference_logits(caffe, tmp_path):
     net.blobs["data"].data[...] = probe
     logits = net.forward()["score"]
     assert lenet.check_logits(logits) <= lenet.LOGITS_ATOL
+
+
+# --- labkit.bvlc: the helpers the Caffe chapter uses to run the same files in real Caffe -------
+
+def test_bvlc_says_how_to_install_when_caffe_is_missing(monkeypatch):
+    import sys
+    from labkit import bvlc
+    monkeypatch.setitem(sys.modules, "caffe", None)      # `import caffe` now raises ImportError
+    assert not bvlc.available()
+    assert "make caffe" in bvlc.why_unavailable()
+    with pytest.raises(ImportError, match="make caffe"):
+        bvlc.import_caffe()
+
+
+def test_bvlc_caffemodel_round_trip_and_forward(caffe, tmp_path):
+    from labkit import bvlc
+    probe, _ = lenet.probe_batch()
+    deploy = tmp_path / "lenet_deploy.prototxt"
+    deploy.write_text(str(deploy_lenet(caffe, 1)))        # batch 1: forward() reshapes to 20
+    weights = lenet.initial_weights()
+    model = bvlc.write_caffemodel(tmp_path / "init.caffemodel", deploy, weights)
+    back = bvlc.read_caffemodel(model, deploy)
+    assert sorted(back) == sorted(weights)
+    for name in weights:
+        np.testing.assert_array_equal(back[name], weights[name])
+    logits = bvlc.forward(bvlc.load_net(deploy, model), probe)
+    assert logits.shape == (20, 10)
+    assert lenet.check_logits(logits) <= lenet.LOGITS_ATOL
+    with pytest.raises(FileNotFoundError, match="caffemodel"):
+        bvlc.load_net(deploy, tmp_path / "missing.caffemodel")
+    wrong = dict(weights, **{"fc1.weight": weights["fc1.weight"].T})
+    with pytest.raises(ValueError, match="fc1"):
+        bvlc.set_weights(bvlc.load_net(deploy), wrong)
+
+
+def test_bvlc_solver_losses_start_at_the_reference_loss(caffe, digits, tmp_path):
+    from caffe.proto import caffe_pb2
+    from labkit import bvlc
+    images, labels = digits
+    write_lmdb(tmp_path / "db", images, labels, caffe_pb2)
+    train = tmp_path / "train.prototxt"
+    train.write_text(str(figure1_lenet(caffe, str(tmp_path / "db"), BATCH)))
+    solver_file = tmp_path / "solver.prototxt"
+    write_solver(caffe, solver_file, train)
+    weights = lenet.initial_weights()
+
+    losses, trained = bvlc.solver_losses(solver_file, 10, weights)
+    assert len(losses) == 10
+    assert sorted(trained) == sorted(weights)
+    assert not np.allclose(trained["fc1.weight"], weights["fc1.weight"])
+    first = lenet.softmax_cross_entropy(lenet.forward(weights, images[:BATCH, None] / 255.0), labels[:BATCH])
+    assert abs(losses[0] - first) <= 1e-4, (losses[0], first)
+    # The same files and weights again (the first solver is gone, so the LMDB reader starts over).
+    again, trained_again = bvlc.solver_losses(solver_file, 10, weights)
+    np.testing.assert_allclose(again, losses, atol=1e-6)
+    np.testing.assert_allclose(trained_again["fc1.weight"], trained["fc1.weight"], atol=1e-6)
+    assert losses[-1] < losses[0]
