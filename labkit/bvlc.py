@@ -18,6 +18,7 @@ Importing this module does not import Caffe; the functions do, when first called
 """
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -147,6 +148,9 @@ def solver_losses(solver_file: str | os.PathLike, iterations: int, weights: dict
     solver on the same files, built while the first lives, gets every other batch or waits
     forever."""
     caffe = import_caffe()
+    # An earlier solver on the same LMDB that is unreachable but not yet collected (pycaffe
+    # objects sit in reference cycles) still holds the shared reader: free it first.
+    gc.collect()
     solver = caffe.get_solver(_existing(solver_file, "solver"))
     try:
         net = solver.net
@@ -162,6 +166,7 @@ def solver_losses(solver_file: str | os.PathLike, iterations: int, weights: dict
         return losses, get_weights(net)
     finally:
         del net, solver
+        gc.collect()
 
 
 def read_caffemodel(path: str | os.PathLike, prototxt: str | os.PathLike) -> dict[str, np.ndarray]:
