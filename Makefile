@@ -5,7 +5,7 @@ BIN   := $(VENV)/bin
 KERNEL := labkit
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: lab test setup kernel lock system-deps doctor bench clean help
+.PHONY: lab test setup kernel lock system-deps caffe doctor bench clean help
 
 help:
 	@echo "make lab          set up the environment (once) and start JupyterLab on notebooks/"
@@ -13,6 +13,7 @@ help:
 	@echo "make doctor       print the toolkit and device table"
 	@echo "make bench        print labkit's own start-up and data-loading benchmarks"
 	@echo "make system-deps  (Debian/Ubuntu, root) OpenBLAS, offline Fashion-MNIST, Chromium"
+	@echo "make caffe        (optional; Debian/Ubuntu) build real BVLC Caffe into .venv (minutes once, then cached)"
 	@echo "make lock         re-resolve requirements.in into requirements.lock"
 
 setup:
@@ -40,6 +41,10 @@ bench: setup
 
 system-deps:
 	@tools/system-deps.sh
+
+# Real BVLC Caffe (CPU-only) from the brocolli-caffe 9.0.2 sources, patched by tools/caffe/.
+caffe: setup
+	@tools/build_caffe.sh
 
 lock:
 	@tools/lock.sh
