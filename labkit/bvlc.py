@@ -110,7 +110,7 @@ def load_net(prototxt: str | os.PathLike, weights=None, phase: str = "test"):
         if weights is not None:
             set_weights(net, weights)
         return net
-    return caffe.Net(prototxt, _existing(weights, "caffemodel"), _phase(caffe, phase))
+    return caffe.Net(prototxt, _phase(caffe, phase), weights=_existing(weights, "caffemodel"))
 
 
 def _existing(path, what: str) -> str:
@@ -122,16 +122,20 @@ def _existing(path, what: str) -> str:
 
 
 def forward(net, images: np.ndarray, output: str | None = None) -> np.ndarray:
-    """Run ``images`` (N, C, H, W) through a deploy net; a copy of ``output`` (default: the
-    net's last output blob). The input blob is reshaped to N when needed."""
+    """Run ``images`` (N, C, H, W) through a deploy net; a copy of blob ``output`` (default:
+    the net's last output; an inner blob such as the logits before a Softmax works too). The
+    input blob is reshaped to N when needed."""
     images = np.asarray(images, dtype=np.float32)
     name = net.inputs[0]
     if net.blobs[name].data.shape != images.shape:
         net.blobs[name].reshape(*images.shape)
         net.reshape()
     net.blobs[name].data[...] = images
-    out = net.forward()
-    return out[output or net.outputs[-1]].copy()
+    output = output or net.outputs[-1]
+    if output not in net.blobs:
+        raise KeyError(f"no blob {output!r} in this net; its blobs are {list(net.blobs)}")
+    net.forward()
+    return net.blobs[output].data.copy()       # any blob, not only the net's outputs
 
 
 def solver_losses(solver_file: str | os.PathLike, iterations: int, weights: dict | None = None,
@@ -151,7 +155,9 @@ def solver_losses(solver_file: str | os.PathLike, iterations: int, weights: dict
     # An earlier solver on the same LMDB that is unreachable but not yet collected (pycaffe
     # objects sit in reference cycles) still holds the shared reader: free it first.
     gc.collect()
-    solver = caffe.get_solver(_existing(solver_file, "solver"))
+    solver_file = _existing(solver_file, "solver")
+    check_solver_file(solver_file)
+    solver = caffe.get_solver(solver_file)
     try:
         net = solver.net
         if weights is not None:
@@ -167,6 +173,22 @@ def solver_losses(solver_file: str | os.PathLike, iterations: int, weights: dict
     finally:
         del net, solver
         gc.collect()
+
+
+def check_solver_file(solver_file: str | os.PathLike) -> None:
+    """Parse a solver file with this Caffe's own schema; ValueError naming the field when it
+    does not parse (Caffe itself aborts the whole process on such a file). This build
+    predates Caffe 1.0's ``weights:`` field: pass the starting weights to ``solver_losses``
+    instead, as ``caffe train --weights=`` does."""
+    from google.protobuf import text_format
+    import_caffe()
+    from caffe.proto import caffe_pb2
+    try:
+        text_format.Parse(Path(solver_file).read_text(), caffe_pb2.SolverParameter())
+    except text_format.ParseError as err:
+        hint = (" (this Caffe predates the solver's `weights:` field: drop it and pass the "
+                "weights to solver_losses instead)" if "weights" in str(err) else "")
+        raise ValueError(f"real Caffe cannot read the solver file {solver_file}: {err}{hint}") from None
 
 
 def read_caffemodel(path: str | os.PathLike, prototxt: str | os.PathLike) -> dict[str, np.ndarray]:
