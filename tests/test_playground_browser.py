@@ -127,9 +127,12 @@ def lab(tmp_path):
 
 def _number(page, selector) -> float:
     """The number shown in the first element matching ``selector`` (waits until one is shown)."""
-    page.wait_for_function("s => /[0-9]/.test((document.querySelector(s) || {}).textContent || '')",
-                           arg=selector, timeout=20_000)
-    return float(re.sub(r"[^0-9.\-]", "", page.locator(selector).first.inner_text()))
+    # Read the text in the same step that sees a digit in it: the widget replaces these
+    # labels while it trains, so a second look can land between two updates and find ''.
+    shown = page.wait_for_function(
+        "s => { const t = (document.querySelector(s) || {}).textContent || ''; return /[0-9]/.test(t) ? t : null; }",
+        arg=selector, timeout=20_000)
+    return float(re.sub(r"[^0-9.\-]", "", shown.json_value()))
 
 
 @pytest.mark.timeout(240)
