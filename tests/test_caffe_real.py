@@ -228,3 +228,14 @@ def test_bvlc_solver_losses_start_at_the_reference_loss(caffe, digits, tmp_path)
     np.testing.assert_allclose(again, losses, atol=1e-6)
     np.testing.assert_allclose(trained_again["fc1.weight"], trained["fc1.weight"], atol=1e-6)
     assert losses[-1] < losses[0]
+
+
+def test_bvlc_refuses_a_solver_file_real_caffe_would_abort_on(caffe, tmp_path):
+    from labkit import bvlc
+
+    solver = tmp_path / "solver.prototxt"
+    solver.write_text('net: "train.prototxt"\nbase_lr: 0.01\nweights: "start.caffemodel"\n')
+    with pytest.raises(ValueError, match="weights"):
+        bvlc.check_solver_file(solver)
+    solver.write_text('net: "train.prototxt"\nbase_lr: 0.01\nmax_iter: 10\n')
+    bvlc.check_solver_file(solver)  # a file this Caffe reads passes quietly
