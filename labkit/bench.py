@@ -14,21 +14,12 @@ import sys
 import time
 import warnings
 
+from labkit import device
+
 HEAVY = ("torch", "tensorflow", "jax", "keras", "theano", "chainer", "lasagne", "matplotlib")
 IMPORT_TARGET_S, LOAD_TARGET_S = 0.3, 1.0
 
 _PROBE = "import json, sys, {module}; print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))"
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def import_time(module: str = "labkit", repeats: int = 5) -> dict:
@@ -100,7 +91,7 @@ def main() -> None:
 
     mark = lambda ok: "ok" if ok else "SLOW"  # noqa: E731
     print(f"labkit {labkit.__version__}, Python {platform.python_version()}, numpy {np.__version__}")
-    print(f"{cpu_model()}, {os.cpu_count()} cores, {platform.platform()}")
+    print(f"{device.cpu_model()}, {os.cpu_count()} cores, {platform.platform()}")
     print()
     imp = import_time("labkit")
     ok = imp["seconds"] < IMPORT_TARGET_S and not imp["heavy"]

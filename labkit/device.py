@@ -575,6 +575,11 @@ def _cpuinfo() -> dict:
     return {"cpu": name or platform.processor() or platform.machine(), "simd": simd, "cores": n_cores}
 
 
+def cpu_model() -> str:
+    """The processor's name as the system reports it (``/proc/cpuinfo`` on Linux)."""
+    return _cpuinfo()["cpu"]
+
+
 def _usable_cpus() -> int:
     """CPUs this process may run on (its affinity mask; os.cpu_count() where there is none)."""
     try:

@@ -8,22 +8,10 @@ import pytest
 from labkit import caffe
 from labkit.caffe import caffe_pb2, layers as L, params as P
 from labkit.caffe._protoparse import ProtoSyntaxError, parse_proto
+from figure1 import figure1
 
 
-def lenet(lmdb, batch_size):
-    """The review's Figure 1 (pycaffe's LeNet), unchanged but for the imports above."""
-    n = caffe.NetSpec()
-    n.data, n.label = L.Data(batch_size=batch_size, backend=P.Data.LMDB, source=lmdb,
-                             transform_param=dict(scale=1./255), ntop=2)
-    n.conv1 = L.Convolution(n.data, kernel_size=5, num_output=20, weight_filler=dict(type='xavier'))
-    n.pool1 = L.Pooling(n.conv1, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    n.conv2 = L.Convolution(n.pool1, kernel_size=5, num_output=50, weight_filler=dict(type='xavier'))
-    n.pool2 = L.Pooling(n.conv2, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    n.fc1 = L.InnerProduct(n.pool2, num_output=500, weight_filler=dict(type='xavier'))
-    n.relu1 = L.ReLU(n.fc1, in_place=True)
-    n.score = L.InnerProduct(n.relu1, num_output=10, weight_filler=dict(type='xavier'))
-    n.loss = L.SoftmaxWithLoss(n.score, n.label)
-    return n.to_proto()
+lenet = figure1(caffe)
 
 
 # Facts from BVLC Caffe's caffe.proto: (message, field) -> number.

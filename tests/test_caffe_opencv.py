@@ -4,25 +4,12 @@ import numpy as np
 import pytest
 
 from labkit import caffe, lenet as ref
-from labkit.caffe import layers as L, params as P
+from figure1 import figure1
 
 cv2 = pytest.importorskip("cv2")
 
 
-def lenet(lmdb, batch_size):
-    """The review's Figure 1."""
-    n = caffe.NetSpec()
-    n.data, n.label = L.Data(batch_size=batch_size, backend=P.Data.LMDB, source=lmdb,
-                             transform_param=dict(scale=1./255), ntop=2)
-    n.conv1 = L.Convolution(n.data, kernel_size=5, num_output=20, weight_filler=dict(type='xavier'))
-    n.pool1 = L.Pooling(n.conv1, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    n.conv2 = L.Convolution(n.pool1, kernel_size=5, num_output=50, weight_filler=dict(type='xavier'))
-    n.pool2 = L.Pooling(n.conv2, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    n.fc1 = L.InnerProduct(n.pool2, num_output=500, weight_filler=dict(type='xavier'))
-    n.relu1 = L.ReLU(n.fc1, in_place=True)
-    n.score = L.InnerProduct(n.relu1, num_output=10, weight_filler=dict(type='xavier'))
-    n.loss = L.SoftmaxWithLoss(n.score, n.label)
-    return n.to_proto()
+lenet = figure1(caffe)
 
 
 def test_deploy_prototxt_and_caffemodel_open_in_opencv(tmp_path):

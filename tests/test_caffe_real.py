@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from labkit import lenet
+from figure1 import figure1
 
 # Caffe hangs rather than fails on some misuse (two live solvers sharing an LMDB reader):
 # a hang must fail these tests soon, not at the suite's 900 s timeout.
@@ -63,23 +64,6 @@ def write_lmdb(path, images, labels, caffe_pb2):
             txn.put(f"{i:08d}".encode(), datum.SerializeToString())
 
 
-def figure1_lenet(caffe, lmdb, batch_size):
-    """The review's Figure 1: LeNet in pycaffe's NetSpec, fed by an LMDB Data layer."""
-    from caffe import layers as L, params as P
-    n = caffe.NetSpec()
-    n.data, n.label = L.Data(batch_size=batch_size, backend=P.Data.LMDB, source=lmdb,
-                             transform_param=dict(scale=1. / 255), ntop=2)
-    n.conv1 = L.Convolution(n.data, kernel_size=5, num_output=20, weight_filler=dict(type='xavier'))
-    n.pool1 = L.Pooling(n.conv1, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    n.conv2 = L.Convolution(n.pool1, kernel_size=5, num_output=50, weight_filler=dict(type='xavier'))
-    n.pool2 = L.Pooling(n.conv2, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    n.fc1 = L.InnerProduct(n.pool2, num_output=500, weight_filler=dict(type='xavier'))
-    n.relu1 = L.ReLU(n.fc1, in_place=True)
-    n.score = L.InnerProduct(n.relu1, num_output=10, weight_filler=dict(type='xavier'))
-    n.loss = L.SoftmaxWithLoss(n.score, n.label)
-    return n.to_proto()
-
-
 def deploy_lenet(caffe, batch_size):
     """The same LeNet for inference: an Input layer instead of Data, no loss."""
     from caffe import layers as L, params as P
@@ -114,7 +98,7 @@ def test_figure1_trains_saves_and_opencv_reads_it(caffe, digits, tmp_path):
     images, labels = digits
     write_lmdb(tmp_path / "mnist_train_lmdb", images, labels, caffe_pb2)
     train = tmp_path / "lenet_train.prototxt"
-    train.write_text(str(figure1_lenet(caffe, str(tmp_path / "mnist_train_lmdb"), BATCH)))
+    train.write_text(str(figure1(caffe)(str(tmp_path / "mnist_train_lmdb"), BATCH)))
     solver_file = tmp_path / "lenet_solver.prototxt"
     write_solver(caffe, solver_file, train)
 
@@ -212,7 +196,7 @@ def test_bvlc_solver_losses_start_at_the_reference_loss(caffe, digits, tmp_path)
     images, labels = digits
     write_lmdb(tmp_path / "db", images, labels, caffe_pb2)
     train = tmp_path / "train.prototxt"
-    train.write_text(str(figure1_lenet(caffe, str(tmp_path / "db"), BATCH)))
+    train.write_text(str(figure1(caffe)(str(tmp_path / "db"), BATCH)))
     solver_file = tmp_path / "solver.prototxt"
     write_solver(caffe, solver_file, train)
     weights = lenet.initial_weights()

@@ -26,22 +26,13 @@ import time
 
 import numpy as np
 
+from labkit import device
+
 from . import engines
 from .experiment import Experiment
 
 SETUPS = {"4-2 (the original's default)": "networkShape=4,2&seed=0.5",
           "4-4-2": "networkShape=4,4,2&seed=0.5"}
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _median_ms(fn, repeats: int) -> float:
@@ -79,7 +70,7 @@ def main(argv=None) -> int:
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    print(f"CPU: {cpu_model()} | CPUs usable: {cpus} | load average: {load}")
+    print(f"CPU: {device.cpu_model()} | CPUs usable: {cpus} | load average: {load}")
     print(f"Python {platform.python_version()} | numpy {np.__version__} | frames per figure: {args.frames}")
     print()
     header = f"{'network':28s} {'epoch ms':>9s} {'redraw ms':>10s} {'frame ms':>9s} {'frames/s':>9s} {'KB/frame':>9s}"
