@@ -26,8 +26,11 @@ kernel: setup
 	    --display-name "Python 3.11 (labkit workbook)" >/dev/null && \
 	  touch $(VENV)/.labkit-kernel && echo "kernel: registered '$(KERNEL)'"; }
 
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: kernel
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
 
 test: setup
 	LABKIT_QUICK=1 $(BIN)/python -m pytest -q --nbval-lax tests notebooks
