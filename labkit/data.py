@@ -25,6 +25,7 @@ import json
 import os
 import secrets
 import time
+import urllib.parse
 import warnings
 import zlib
 from dataclasses import dataclass, replace
@@ -312,6 +313,21 @@ def _short(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[:160].rstrip(chr(39) + chr(34) + ')')}"
 
 
+#: Hosts whose names did not resolve in this process (no network): not asked again, so an
+#: offline session does not retry every mirror on every load. Restart Python to retry.
+_UNRESOLVED: set[str] = set()
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).hostname or url
+
+
+def _did_not_resolve(err: BaseException) -> bool:
+    text = str(err)
+    return any(m in text for m in ("Failed to resolve", "NameResolutionError", "Name or service not known",
+                                   "Temporary failure in name resolution", "nodename nor servname"))
+
+
 def _download(sp: DatasetSpec, mirrors: tuple[str, ...], progress: bool) -> dict[str, np.ndarray]:
     """Fetch the missing or bad files into the cache, each from the first mirror that works."""
     import pooch  # imports requests: only when a download is needed
@@ -319,7 +335,9 @@ def _download(sp: DatasetSpec, mirrors: tuple[str, ...], progress: bool) -> dict
 
     folder = paths.cache_dir() / sp.name
     downloader = pooch.HTTPDownloader(progressbar=progress, timeout=(15, 120))
-    problems, alive = [], list(mirrors)
+    problems, alive = [], [m for m in mirrors if _host(m) not in _UNRESOLVED]
+    skipped = [f"{m}: its host did not resolve earlier in this process (no network?); restart "
+               "Python to try it again" for m in mirrors if _host(m) in _UNRESOLVED]
     for fs in sp.files:
         target = folder / fs.filename
         if target.is_file():
@@ -338,8 +356,10 @@ def _download(sp: DatasetSpec, mirrors: tuple[str, ...], progress: bool) -> dict
                 errors.append(f"{base + fs.filename}: {_short(err)}")
                 if isinstance(err, (requests.ConnectionError, requests.Timeout)):
                     alive.remove(base)  # unreachable: do not wait for it again for the next file
+                    if _did_not_resolve(err):
+                        _UNRESOLVED.add(_host(base))
         else:
-            problems.append(f"{fs.filename}: " + ("; ".join(errors) or "skipped, no mirror reachable"))
+            problems.append(f"{fs.filename}: " + ("; ".join(skipped + errors) or "skipped, no mirror reachable"))
     if problems:
         raise _Failed("\n       ".join(problems))
     return _read_dir(sp, folder, owned=True)

@@ -422,3 +422,17 @@ def test_subset_is_seeded_and_balanced(tiny):
     assert np.array_equal(small.train_images, data.subset(ds, 20, 10, seed=5).train_images)
     assert "subset 20/10" in small.source and small.name == "tiny"
     assert len(data.subset(ds, 10_000).train_labels) == 50  # more than there is: all of it
+
+
+def test_a_mirror_whose_host_does_not_resolve_is_not_asked_again(tiny, monkeypatch, isolated_data, tmp_path):
+    """Offline, every load would retry every mirror; a host that did not resolve is skipped for
+    the rest of the process, and the error says so (``.invalid`` never resolves: RFC 2606)."""
+    monkeypatch.setattr(data, "_UNRESOLVED", set())
+    monkeypatch.setattr(data, "SYSTEM_DIRS", (tmp_path / "nothing",))
+    mirror = "http://labkit-mirror.invalid/"
+    with pytest.raises(data.DataError) as first:
+        data.load("tiny", mirrors=[mirror], progress=False, sample=False)
+    assert "earlier in this process" not in str(first.value)
+    assert data._UNRESOLVED == {"labkit-mirror.invalid"}
+    with pytest.raises(data.DataError, match="did not resolve earlier in this process"):
+        data.load("tiny", mirrors=[mirror], progress=False, sample=False)
