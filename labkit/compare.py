@@ -226,12 +226,11 @@ def peak_gflops(cpuinfo: str | None = None, cores: int | None = None) -> dict:
     model name. Cores: ``cores``, else the CPUs this process may use (a vCPU may be a
     hyper-thread sharing its FMA units with another, which would halve the real figure).
     """
-    from labkit.device import _read, _usable_cpus
+    from labkit.device import _usable_cpus, cpu_flags, cpuinfo_blocks
 
-    text = _read("/proc/cpuinfo") if cpuinfo is None else cpuinfo
-    first = text.split("\n\n")[0]
-    fields = dict(re.findall(r"^([^:\n]+?)\s*:\s*(.*)$", first, re.M))
-    flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    blocks = cpuinfo_blocks(cpuinfo)
+    fields = blocks[0] if blocks else {}
+    flags = cpu_flags(fields)
     if "avx512f" in flags:
         simd, lanes, fma = "AVX-512", 16, 2
     elif "avx2" in flags:
@@ -248,7 +247,7 @@ def peak_gflops(cpuinfo: str | None = None, cores: int | None = None) -> dict:
         if m:
             ghz, source = float(m.group(1)), "the model name"
     if cores is None:
-        cores = _usable_cpus() if cpuinfo is None else max(1, text.count("processor\t:") or 1)
+        cores = _usable_cpus() if cpuinfo is None else max(1, sum("processor" in b for b in blocks))
     gflops = cores * fma * lanes * 2 * ghz if ghz else None
     return {"gflops": gflops, "cores": cores, "simd": simd, "lanes": lanes, "fma_units": fma,
             "ghz": ghz, "clock_from": source, "cpu": fields.get("model name", "?"),

@@ -549,11 +549,21 @@ def _read(path: str) -> str:
         return ""
 
 
+def cpuinfo_blocks(text: str | None = None) -> list[dict]:
+    """``/proc/cpuinfo`` (or ``text`` in its format) as one dict of fields per processor."""
+    text = _read("/proc/cpuinfo") if text is None else text
+    return [dict(re.findall(r"^([^:\n]+?)\s*:\s*(.*)$", b, re.M)) for b in text.split("\n\n") if b.strip()]
+
+
+def cpu_flags(block: dict) -> set[str]:
+    """The instruction-set flags of one processor block (x86 ``flags``, Arm ``Features``)."""
+    return set((block.get("flags") or block.get("Features") or "").split())
+
+
 def _cpuinfo() -> dict:
-    blocks = [dict(re.findall(r"^([^:\n]+?)\s*:\s*(.*)$", b, re.M))
-              for b in _read("/proc/cpuinfo").split("\n\n") if b.strip()]
+    blocks = cpuinfo_blocks()
     first = blocks[0] if blocks else {}
-    flags = set((first.get("flags") or first.get("Features") or "").split())
+    flags = cpu_flags(first)
     cores = {(b.get("physical id"), b.get("core id")) for b in blocks if "core id" in b}
     simd = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"),
                                          ("asimd", "NEON")) if flag in flags), None)
