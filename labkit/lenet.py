@@ -22,6 +22,7 @@ The NumPy pass computes in float64, so it is the yardstick a float32 toolkit is 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,18 +207,13 @@ def sgd_step(params: dict, x: np.ndarray, labels: np.ndarray, lr: float = PROBE_
     return {k: np.asarray(params[k], np.float64) - lr * g[k] for k in PARAM_SHAPES}
 
 
+@functools.lru_cache(maxsize=None)
 def reference() -> dict:
     """What every chapter compares against: probe logits and the parameters after one step,
-    both from the shared initial weights. Computed once per process and cached."""
-    global _REFERENCE
-    if _REFERENCE is None:
-        w = initial_weights()
-        x, y = probe_batch()
-        _REFERENCE = {"logits": forward(w, x), "step": sgd_step(w, x, y, PROBE_LR)}
-    return _REFERENCE
-
-
-_REFERENCE = None
+    both from the shared initial weights. Computed once per process."""
+    w = initial_weights()
+    x, y = probe_batch()
+    return {"logits": forward(w, x), "step": sgd_step(w, x, y, PROBE_LR)}
 
 
 # --- agreement checks ----------------------------------------------------------------------

@@ -60,10 +60,6 @@ def render(pins: dict[str, str]) -> dict[Path, str]:
             ROOT / "binder" / "requirements.txt": "\n".join(req) + "\n"}
 
 
-def no_isolation_line(pins: dict[str, str]) -> str:
-    return "pip install --no-build-isolation " + " ".join(f"{n}=={pins[n]}" for n in NO_ISOLATION)
-
-
 if __name__ == "__main__":
     for path, text in render(lock_pins()).items():
         path.write_text(text)
