@@ -79,16 +79,24 @@ def deploy_lenet(caffe, batch_size):
     return n.to_proto()
 
 
-def write_solver(caffe, path, train_net):
-    """Caffe's MNIST solver (lr 0.01, momentum 0.9, decay 5e-4, inv policy), CPU, seeded."""
+def figure1_solver(caffe, folder, digits):
+    """An LMDB of ``digits``, Figure 1's training net reading it, and Caffe's MNIST solver
+    (lr 0.01, momentum 0.9, decay 5e-4, inv policy, CPU, seeded) for that net, all written
+    into ``folder``. Returns the solver file."""
     from google.protobuf import text_format
     from caffe.proto import caffe_pb2
+    images, labels = digits
+    write_lmdb(folder / "mnist_train_lmdb", images, labels, caffe_pb2)
+    train_net = folder / "lenet_train.prototxt"
+    train_net.write_text(str(figure1(caffe)(str(folder / "mnist_train_lmdb"), BATCH)))
+    path = folder / "lenet_solver.prototxt"
     s = caffe_pb2.SolverParameter(
         train_net=str(train_net), base_lr=0.01, momentum=0.9, weight_decay=0.0005,
         lr_policy="inv", gamma=0.0001, power=0.75, display=0, max_iter=10_000,
         snapshot_after_train=False, random_seed=2017,
         solver_mode=caffe_pb2.SolverParameter.CPU)
     path.write_text(text_format.MessageToString(s))
+    return path
 
 
 def test_figure1_trains_saves_and_opencv_reads_it(caffe, digits, tmp_path):
@@ -96,11 +104,7 @@ def test_figure1_trains_saves_and_opencv_reads_it(caffe, digits, tmp_path):
     from caffe.proto import caffe_pb2
 
     images, labels = digits
-    write_lmdb(tmp_path / "mnist_train_lmdb", images, labels, caffe_pb2)
-    train = tmp_path / "lenet_train.prototxt"
-    train.write_text(str(figure1(caffe)(str(tmp_path / "mnist_train_lmdb"), BATCH)))
-    solver_file = tmp_path / "lenet_solver.prototxt"
-    write_solver(caffe, solver_file, train)
+    solver_file = figure1_solver(caffe, tmp_path, digits)
 
     solver = caffe.SGDSolver(str(solver_file))
     net = solver.net
@@ -191,14 +195,9 @@ def test_bvlc_caffemodel_round_trip_and_forward(caffe, tmp_path):
 
 
 def test_bvlc_solver_losses_start_at_the_reference_loss(caffe, digits, tmp_path):
-    from caffe.proto import caffe_pb2
     from labkit import bvlc
     images, labels = digits
-    write_lmdb(tmp_path / "db", images, labels, caffe_pb2)
-    train = tmp_path / "train.prototxt"
-    train.write_text(str(figure1(caffe)(str(tmp_path / "db"), BATCH)))
-    solver_file = tmp_path / "solver.prototxt"
-    write_solver(caffe, solver_file, train)
+    solver_file = figure1_solver(caffe, tmp_path, digits)
     weights = lenet.initial_weights()
 
     losses, trained = bvlc.solver_losses(solver_file, 10, weights)
