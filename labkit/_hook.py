@@ -1,15 +1,14 @@
 """A tiny import hook: run a function just before, or just after, a named module is imported.
 
 This file imports only the standard library, because it is loaded at interpreter start-up
-by the ``labkit_compat.pth`` file that ``python -m labkit compat --install-hook`` writes
-into the environment. It knows nothing about toolkits: ``labkit.compat`` registers what
-to do, and does so only when a legacy toolkit is actually imported.
+(``labkit._startup``, run by the ``labkit_compat.pth`` file that ``python -m labkit compat
+--install-hook`` writes into the environment). It knows nothing about toolkits and imports
+nothing of labkit: ``labkit._startup`` and ``labkit.compat`` register what to do.
 """
 from __future__ import annotations
 
 import importlib.abc
 import importlib.util
-import os
 import sys
 from typing import Callable
 
@@ -82,22 +81,3 @@ def after_import(name: str, fn: Callable[[object], None]) -> None:
 def _ensure_installed() -> None:
     if _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)
-
-
-def install() -> None:
-    """Entry point of ``labkit_compat.pth``: arm the legacy-toolkit shims, cheaply.
-
-    Nothing heavy happens here: ``labkit.compat`` is imported only when theano, lasagne
-    or chainer is. ``LABKIT_NO_COMPAT=1`` turns this off (the tests use it to show what
-    fails without the shims).
-    """
-    if os.environ.get("LABKIT_NO_COMPAT") == "1":
-        return
-    for name in ("theano", "lasagne", "chainer"):
-        before_import(name, _apply_compat)
-
-
-def _apply_compat() -> None:
-    from labkit import compat
-
-    compat.apply()

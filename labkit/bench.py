@@ -14,9 +14,10 @@ import sys
 import time
 import warnings
 
-from labkit import device
+from labkit import machine, toolkits
 
-HEAVY = ("torch", "tensorflow", "jax", "keras", "theano", "chainer", "lasagne", "matplotlib")
+#: Modules importing labkit must not pull in: every toolkit the registry knows, and matplotlib.
+HEAVY = tuple(m for m in toolkits.modules() if "." not in m) + ("matplotlib",)
 IMPORT_TARGET_S, LOAD_TARGET_S = 0.3, 1.0
 
 _PROBE = "import json, sys, {module}; print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))"
@@ -57,7 +58,7 @@ def _pick_dataset() -> tuple[str, str]:
     from labkit import data
 
     for name in ("mnist", "fashion-mnist"):
-        npz, meta = data._npz_paths(name)
+        npz, meta = data.npz_paths(name)
         if npz.is_file() and meta.is_file():
             return name, f"cached {name}" + ("" if name == "mnist" else " (MNIST is not cached here)")
     try:
@@ -91,7 +92,7 @@ def main() -> None:
 
     mark = lambda ok: "ok" if ok else "SLOW"  # noqa: E731
     print(f"labkit {labkit.__version__}, Python {platform.python_version()}, numpy {np.__version__}")
-    print(f"{device.cpu_model()}, {os.cpu_count()} cores, {platform.platform()}")
+    print(f"{machine.cpu_model()}, {os.cpu_count()} cores, {platform.platform()}")
     print()
     imp = import_time("labkit")
     ok = imp["seconds"] < IMPORT_TARGET_S and not imp["heavy"]

@@ -16,21 +16,63 @@ The notebook stays the one place where a toolkit's LeNet is written; the agreeme
 and the comparison harness run those very cells in a fresh process of their own::
 
     python -m labkit.chapters agreement notebooks/10_pytorch.ipynb
+    python -m labkit.chapters call notebooks/11_keras.ipynb run_backend --tags lenet keras-driver --out r.json
+
+``run_elsewhere`` does the second from Python, through ``labkit.child`` (the mechanism the
+comparison harness uses): chapter 11 runs its other Keras backends that way.
+
+Where the notebooks are: ``notebooks_dir()`` looks at an explicit folder, then
+``$LABKIT_NOTEBOOKS``, then the workbook clone labkit was imported from. An installed labkit
+(``pip install``, Colab) carries no notebooks: then it says so and how to point at them.
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from labkit import paths, settings
 
 CONTRACT = ("build_lenet", "load_canonical", "export_canonical", "predict_logits", "sgd_step",
             "make_train_step")
 TAG = "lenet"
 
 
-def tagged_source(notebook: str | Path, tag: str = TAG) -> str:
-    """The code of every cell tagged ``tag``, in order, with IPython-only lines removed."""
+class ChaptersNotFound(LookupError):
+    """The chapter notebooks are not where labkit looked; the message says how to point at them."""
+
+
+def notebooks_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """The folder of chapter notebooks: ``explicit``, else ``$LABKIT_NOTEBOOKS``, else the clone's."""
+    for how, folder in (("the folder given", explicit), ("$LABKIT_NOTEBOOKS", settings.notebooks_dir())):
+        if folder is not None:
+            folder = Path(folder).expanduser()
+            if not folder.is_dir():
+                raise ChaptersNotFound(f"{how}, {folder}, is not a folder of chapter notebooks")
+            return folder
+    root = paths.repo_root()
+    if root is None:
+        raise ChaptersNotFound(
+            "the chapter notebooks were not found: this labkit is installed on its own, without the "
+            "workbook's notebooks/ folder. Pass the folder (--notebooks DIR, notebooks=DIR) or set "
+            "LABKIT_NOTEBOOKS to it.")
+    return root / "notebooks"
+
+
+def notebook_path(filename: str, notebooks: str | os.PathLike | None = None) -> Path:
+    """The path of chapter ``filename`` (e.g. '10_pytorch.ipynb'); ChaptersNotFound if it is absent."""
+    path = notebooks_dir(notebooks) / filename
+    if not path.is_file():
+        raise ChaptersNotFound(f"no chapter {filename} in {path.parent}")
+    return path
+
+
+def tagged_source(notebook: str | Path, tag: str | tuple[str, ...] = TAG) -> str:
+    """The code of every cell tagged ``tag`` (or any of several tags), in notebook order, with
+    IPython-only lines removed."""
     path = Path(notebook)
     try:
         nb = json.loads(path.read_text())
@@ -38,8 +80,9 @@ def tagged_source(notebook: str | Path, tag: str = TAG) -> str:
         raise FileNotFoundError(f"no notebook at {path}") from None
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not a readable notebook (line {err.lineno}: {err.msg})") from None
+    tags = (tag,) if isinstance(tag, str) else tuple(tag)
     cells = [c for c in nb.get("cells", [])
-             if c.get("cell_type") == "code" and tag in c.get("metadata", {}).get("tags", [])]
+             if c.get("cell_type") == "code" and set(tags) & set(c.get("metadata", {}).get("tags", []))]
     if not cells:
         raise LookupError(f"{path.name} has no code cells tagged {tag!r}")
     parts = []
@@ -49,12 +92,13 @@ def tagged_source(notebook: str | Path, tag: str = TAG) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def load(notebook: str | Path, tag: str = TAG) -> dict:
-    """Execute the tagged cells in a fresh namespace and return it (checked for the contract)."""
+def load(notebook: str | Path, tag: str | tuple[str, ...] = TAG, contract: tuple[str, ...] = CONTRACT) -> dict:
+    """Execute the tagged cells in a fresh namespace and return it, checked to define ``contract``
+    (the LeNet contract by default; pass ``()`` for cells that define something else)."""
     source = tagged_source(notebook, tag)
     namespace: dict = {"__name__": f"labkit_chapter_{Path(notebook).stem}"}
     exec(compile(source, f"{notebook}[{tag} cells]", "exec"), namespace)
-    missing = [name for name in CONTRACT if not callable(namespace.get(name))]
+    missing = [name for name in contract if not callable(namespace.get(name))]
     if missing:
         raise LookupError(f"{Path(notebook).name}: its {tag!r} cells do not define {missing}")
     return namespace
@@ -77,15 +121,44 @@ def agreement(namespace: dict) -> dict:
     }
 
 
+def run_elsewhere(notebook: str | Path, function: str, *, tags: tuple[str, ...] = (TAG,),
+                  env: dict | None = None, threads: int | None = None, timeout: float = 3600,
+                  show=None):
+    """Run ``function()`` from the notebook's ``tags`` cells in a fresh Python with ``env``;
+    return what it returned (JSON). RuntimeError with the child's last lines when it fails."""
+    from labkit import child
+
+    notebook = Path(notebook).resolve()
+    with tempfile.TemporaryDirectory(prefix="labkit-chapter-") as tmp:
+        out = Path(tmp) / "result.json"
+        args = ["-m", "labkit.chapters", "call", str(notebook), function, "--tags", *tags, "--out", str(out)]
+        outcome = child.run(f"{notebook.name}:{function}", args, out, env=child.toolkit_env(env, threads),
+                            timeout=timeout, show=show, cwd=notebook.parent)
+    if not outcome.ok:
+        raise RuntimeError(outcome.error())
+    return outcome.result
+
+
 def main(argv=None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m labkit.chapters")
-    parser.add_argument("command", choices=["agreement", "source"])
+    parser.add_argument("command", choices=["agreement", "source", "call"])
     parser.add_argument("notebook")
+    parser.add_argument("function", nargs="?", help="call: the function to call after running the cells")
+    parser.add_argument("--tags", nargs="+", default=[TAG], help="the cells to run (default: lenet)")
+    parser.add_argument("--out", help="call: write the function's result there as JSON")
     args = parser.parse_args(argv)
     if args.command == "source":
-        print(tagged_source(args.notebook), end="")
+        print(tagged_source(args.notebook, tuple(args.tags)), end="")
+        return 0
+    if args.command == "call":
+        from labkit import child
+
+        if not args.function or not args.out:
+            parser.error("call needs a function name and --out FILE")
+        ns = load(args.notebook, tuple(args.tags))
+        child.write_result(args.out, ns[args.function]())
         return 0
     t0 = time.perf_counter()
     ns = load(args.notebook)

@@ -187,9 +187,8 @@ def report() -> list[tuple[str, str]]:
 # --- the start-up hook ---------------------------------------------------------------------
 
 PTH_NAME = "labkit_compat.pth"
-PTH_LINE = ("import importlib.util, os; importlib.util.find_spec('labkit') is not None "
-            "and os.environ.get('LABKIT_NO_COMPAT') != '1' "
-            "and __import__('labkit._hook', fromlist=['install']).install()\n")
+PTH_LINE = ("import importlib.util; importlib.util.find_spec('labkit') is not None "
+            "and __import__('labkit._startup', fromlist=['install']).install()\n")
 
 
 def install_startup_hook(site_packages: str | os.PathLike | None = None) -> Path:

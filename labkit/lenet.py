@@ -35,6 +35,8 @@ STEP_ATOL = 1e-5
 PROBE_LR = 0.01
 #: The seed of the shared initial weights.
 SEED = 2017
+#: The batch sizes every chapter and the comparison time inference at (training uses Recipe.batch_size).
+INFER_BATCHES = (1, 256)
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,21 @@ def sgd_step(params: dict, x: np.ndarray, labels: np.ndarray, lr: float = PROBE_
     """The parameters after one plain SGD step (no momentum, no decay), float64."""
     _, g = loss_and_grads(params, x, labels)
     return {k: np.asarray(params[k], np.float64) - lr * g[k] for k in PARAM_SHAPES}
+
+
+def caffe_sgd(params: dict, x: np.ndarray, labels: np.ndarray, recipe: "Recipe", lrs) -> dict:
+    """The parameters after one step per learning rate in ``lrs`` of Caffe's SGD solver on one
+    batch, float64: weight decay folded into the gradient, then momentum,
+    ``history = momentum * history + lr * (grad + decay * w)`` and ``w -= history``.
+    What each chapter's ``make_train_step`` is checked against."""
+    p = {k: np.asarray(params[k], np.float64) for k in PARAM_SHAPES}
+    history = {k: np.zeros_like(v) for k, v in p.items()}
+    for lr in lrs:
+        _, g = loss_and_grads(p, x, labels)
+        for k in p:
+            history[k] = recipe.momentum * history[k] + lr * (g[k] + recipe.weight_decay * p[k])
+            p[k] = p[k] - history[k]
+    return p
 
 
 @functools.lru_cache(maxsize=None)

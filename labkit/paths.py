@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from labkit import settings
+
 
 def repo_root() -> Path | None:
     """The workbook clone labkit was imported from, or None for an installed copy."""
@@ -22,15 +24,15 @@ def _home_cache() -> Path:
 
 def cache_dir() -> Path:
     """The data cache: ``$LABKIT_CACHE``, else ``<clone>/datasets``, else ``~/.cache/labkit/datasets``."""
-    if os.environ.get("LABKIT_CACHE"):
-        return Path(os.environ["LABKIT_CACHE"]).expanduser()
+    if settings.cache_dir():
+        return Path(settings.cache_dir()).expanduser()
     root = repo_root()
     return root / "datasets" if root else _home_cache() / "datasets"
 
 
 def runs_dir() -> Path:
     """Where run records go: ``$LABKIT_RUNS``, else ``<clone>/runs``, else ``~/.cache/labkit/runs``."""
-    if os.environ.get("LABKIT_RUNS"):
-        return Path(os.environ["LABKIT_RUNS"]).expanduser()
+    if settings.runs_dir():
+        return Path(settings.runs_dir()).expanduser()
     root = repo_root()
     return root / "runs" if root else _home_cache() / "runs"

@@ -1,4 +1,4 @@
-"""Timers, throughput, a live training display, and run records.
+"""Timers, throughput and a live training display.
 
     >>> from labkit.timing import Timer, throughput, LiveProgress, record
     >>> with Timer("one epoch"):
@@ -8,46 +8,22 @@
     ...     for x, y in batches:
     ...         ...
     ...         live.update(loss=loss, acc=acc)
-    >>> record(toolkit="torch", metric="train_throughput", value=live.rate, unit="img/s")
 
 Every clock here is ``time.perf_counter`` unless a test hands in another one.
 """
 from __future__ import annotations
 
 import html
-import json
 import math
-import os
 import statistics
 import sys
 import time
-import warnings
 from collections import deque
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable
 
-try:
-    import fcntl
-except ImportError:                      # Windows: appends still go in one write, unlocked
-    fcntl = None
-
-from labkit.device import _html_table, _text_table, machine_info, version_of
-from labkit.paths import runs_dir
-
-
-def _num(x: float) -> str:
-    """4321.9 -> '4,322'; 0.51234 -> '0.512'."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
-
-
-def _clock_text(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    h, rest = divmod(seconds, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+from labkit import settings
+from labkit.tables import clock as _clock_text, num as _num
 
 
 # --- Timer --------------------------------------------------------------------------------------
@@ -182,7 +158,7 @@ class LiveProgress:
         self.total, self.unit, self.batch_size, self.title = total, unit, batch_size, title
         self.every, self.plot_every, self.text_every, self.window = every, plot_every, text_every, window
         self._stream, self._clock = stream, clock
-        mode = mode or os.environ.get("LABKIT_PROGRESS") or ("notebook" if _in_notebook() else "text")
+        mode = mode or settings.progress_mode() or ("notebook" if _in_notebook() else "text")
         if mode not in {"notebook", "text", "off"}:
             raise ValueError(f"LiveProgress mode must be 'notebook', 'text' or 'off', not {mode!r}")
         self.mode = mode
@@ -376,153 +352,3 @@ class LiveProgress:
             self._last_plot = self._clock()
             # drawing may take 50 ms on a slow machine: keep it under a tenth of the time
             self._plot_gap = max(self.plot_every, 10 * (self._last_plot - start))
-
-
-# --- run records ----------------------------------------------------------------------------
-
-RECORDS_FILE = "records.jsonl"
-_RESERVED = {"time", "toolkit", "versions", "metric", "value", "unit", "device", "cpu", "threads",
-             "quick", "host", "python", "labkit"}
-
-
-def records_path(path: str | os.PathLike | None = None) -> Path:
-    """The records file: ``path`` (a file, or a folder holding records.jsonl), else ``runs_dir()``'s."""
-    if path is None:
-        return runs_dir() / RECORDS_FILE
-    p = Path(path).expanduser()
-    return p / RECORDS_FILE if p.is_dir() or not p.suffix else p
-
-
-def _jsonable(x):
-    if hasattr(x, "item") and callable(x.item):     # NumPy and torch scalars
-        return x.item()
-    return str(x)                                   # paths, devices, anything else: as text
-
-
-def record(toolkit: str, metric: str, value: float, unit: str, *, device: str | None = None,
-           threads: int | None = None, versions: dict[str, str | None] | None = None,
-           path: str | os.PathLike | None = None, **extra) -> dict:
-    """Append one run record (one JSON line) to ``records.jsonl`` and return it.
-
-    ``device`` is what the run used ('cpu', 'cuda:0', ...). ``threads`` is the thread count
-    the toolkit used, if you know it (``torch.get_num_threads()``); the record also keeps
-    os.cpu_count(), the usable CPUs and the OMP/MKL/OpenBLAS thread variables. Toolkit
-    versions come from ``versions`` or, without importing anything, from the loaded module
-    or the installed metadata. ``extra`` keyword arguments (batch_size=64, ...) are stored
-    as they are. The line is written with one ``write`` on a file opened for appending
-    (under an advisory lock where the OS has one), so concurrent runs never interleave.
-    """
-    clash = _RESERVED & set(extra)
-    if clash:
-        raise ValueError(f"record(): {', '.join(sorted(clash))} is set by record() itself; "
-                         "pick another name for your extra field")
-    if threads is None and toolkit in ("torch", "pytorch") and "torch" in sys.modules:
-        threads = sys.modules["torch"].get_num_threads()
-    m = machine_info(blas=False)
-    from labkit import __version__, quick_mode
-
-    rec = {
-        "time": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "toolkit": toolkit,
-        "versions": versions if versions is not None else {toolkit: version_of(toolkit)},
-        "metric": metric, "value": value, "unit": unit, "device": device,
-        "cpu": m["cpu"],
-        "threads": {"used": threads, "cpu_count": m["threads"], "usable": m["usable_threads"],
-                    "cpu_limit": m["cpu_limit"], **m["env_threads"]},
-        "quick": quick_mode(), "host": m["hostname"], "python": m["python"], "labkit": __version__,
-        **extra,
-    }
-    line = json.dumps(rec, default=_jsonable, ensure_ascii=False) + "\n"
-    target = records_path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    data = line.encode("utf-8")
-    with open(target, "ab", buffering=0) as f:
-        if fcntl is not None:            # so no other writer appends between our check and write
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        if os.fstat(f.fileno()).st_size > 0 and not _ends_with_newline(target):
-            data = b"\n" + data          # a crashed writer left half a line: do not glue onto it
-        f.write(data)                    # one write on an O_APPEND file: the line stays whole
-        f.flush()
-    return json.loads(line)
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1) == b"\n"
-
-
-def read_records(path: str | os.PathLike | None = None, **filters) -> list[dict]:
-    """The records in ``path`` (default: ``runs_dir()/records.jsonl``), oldest first.
-
-    ``filters`` keep records whose field equals the value (``toolkit="torch"``), or for
-    which a callable returns true (``value=lambda v: v > 100``). A line that is not valid
-    JSON (a run that crashed while writing) is skipped with a warning; the others are kept.
-    A missing file gives an empty list.
-    """
-    target = records_path(path)
-    if not target.exists():
-        return []
-    out, bad = [], []
-    with open(target, encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                bad.append(n)
-                continue
-            if isinstance(rec, dict) and all(_match(rec, k, v) for k, v in filters.items()):
-                out.append(rec)
-    if bad:
-        warnings.warn(f"{target}: skipped line(s) {', '.join(map(str, bad))}: not valid JSON "
-                      "(probably a run that stopped while writing); the other records are kept.",
-                      RuntimeWarning, stacklevel=2)
-    return out
-
-
-def _match(rec: dict, key: str, want) -> bool:
-    if key not in rec:
-        return False
-    return bool(want(rec[key])) if callable(want) else rec[key] == want
-
-
-@dataclass
-class RecordsTable:
-    """Records as a small table: ``columns``, ``rows`` (lists of strings), text and HTML."""
-
-    columns: list[str]
-    rows: list[list[str]] = field(default_factory=list)
-
-    def text(self) -> str:
-        return _text_table(self.columns, self.rows)
-
-    __str__ = __repr__ = text
-
-    def _repr_html_(self) -> str:
-        return _html_table(self.columns, self.rows)
-
-
-DEFAULT_COLUMNS = ["time", "toolkit", "version", "metric", "value", "unit", "device", "threads", "quick"]
-
-
-def _cell(rec: dict, column: str) -> str:
-    if column == "version":
-        return str((rec.get("versions") or {}).get(rec.get("toolkit")) or "")
-    v = rec.get(column)
-    if column == "time" and isinstance(v, str):
-        return v.replace("T", " ")[:16]
-    if column == "threads" and isinstance(v, dict):
-        return str(v.get("used") or v.get("usable") or "")
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, (int, float)):
-        return _num(v)
-    return "" if v is None else str(v)
-
-
-def records_table(records: Iterable[dict], columns: list[str] | None = None) -> RecordsTable:
-    """A table of ``records`` (from ``read_records``) with ``columns`` (default ``DEFAULT_COLUMNS``)."""
-    columns = list(columns or DEFAULT_COLUMNS)
-    return RecordsTable(columns, [[_cell(r, c) for c in columns] for r in records])

@@ -9,8 +9,9 @@ import os
 
 import pytest
 
-from labkit import compare, lenet, timing
-from labkit.device import _usable_cpus
+from labkit import child, compare, lenet, records, tables, toolkits
+from labkit.compare import measures
+from labkit.machine import usable_cpus
 
 CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
@@ -28,7 +29,7 @@ def test_quick_run_covers_every_installed_toolkit(quick):
     assert not out["errors"], "\n\n".join(out["errors"].values())
     r = compare.load_run(path)
     table = compare.results_table(r).text()
-    for name in compare.TOOLKITS:
+    for name in compare.ENTRIES:
         if name in out["missing"]:
             if CI:
                 pytest.fail(f"{name} is not installed, so it is missing from the comparison table; "
@@ -47,25 +48,25 @@ METRICS = {"train_images_per_s", "infer_images_per_s@1", "infer_images_per_s@256
 def test_records_round_trip(quick):
     out, path = quick
     raw = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    assert raw == timing.read_records(path)                     # every line is one whole record
+    assert raw == records.read_records(path)                     # every line is one whole record
     r = compare.load_run(path)
     assert r.id == out["run"] and r.protocol == "quick"
     for name, res in out["results"].items():
         v = r.values[name]
         assert set(v) == METRICS, (name, sorted(v))
         assert v["train_images_per_s"] == pytest.approx(res["train_images_per_s"])
-        assert v["infer_images_per_s@256"] == pytest.approx(res["infer_b256"]["median"])
+        assert v["infer_images_per_s@256"] == pytest.approx(res["infer"]["256"]["median"])
         assert v["test_accuracy"] == res["test_accuracy"]
         rec = r.extra[name]["train_images_per_s"]
         assert rec["toolkit"] == name and rec["quick"] is True and rec["cpu"]
-        assert rec["threads"]["used"] == _usable_cpus()          # the default: every usable CPU
+        assert rec["threads"]["used"] == usable_cpus()          # the default: every usable CPU
         assert rec["versions"], f"{name}: no versions recorded"
         assert v["lines_of_code"] > 10 and v["installed_mb"] > 1 and v["peak_memory_mib"] > 50
         assert 0 < v["time_to_first_result_s"] < compare.QUICK.timeout
     # every number a table shows comes from the records
     for row in compare.results_table(r).rows:
         if row[0] in r.values:
-            assert row[2] == compare._fmt(r.values[row[0]]["train_images_per_s"])
+            assert row[2] == tables.num(r.values[row[0]]["train_images_per_s"])
 
 
 def test_accuracy_after_the_budget_clears_the_floor(quick):
@@ -102,7 +103,7 @@ def test_the_right_conversion_passes_where_the_wrong_one_fails():
     """The fc1 row permutation the Keras chapter applies, done right, gives the reference back."""
     w = lenet.initial_weights()
     x, _ = lenet.probe_batch()
-    rows = compare._hwc_rows()
+    rows = measures.hwc_rows()
     assert sorted(rows) == list(range(800)) and not (rows == range(800)).all()
     _, load_wrong, export_wrong = compare.WRONG_CONVERSIONS["fc1 flatten order (channels-last, rows not permuted)"]
     assert lenet.max_abs_diff(export_wrong(load_wrong(w))["fc1.weight"], w["fc1.weight"]) == 0
@@ -114,30 +115,10 @@ def test_lines_of_code_skip_blanks_comments_and_docstrings():
     assert compare.lines_of_code(src) == 3
 
 
-CPUINFO = """processor\t: 0
-model name\t: Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz
-cpu MHz\t\t: 2600.000
-flags\t\t: fpu sse avx avx2 fma avx512f
-
-processor\t: 1
-model name\t: Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz
-"""
-
-
-def test_peak_estimate_from_cpuinfo():
-    p = compare.peak_gflops(CPUINFO)
-    assert (p["cores"], p["lanes"], p["fma_units"], p["ghz"]) == (2, 16, 2, 2.6)
-    assert p["gflops"] == pytest.approx(2 * 2 * 16 * 2 * 2.6)
-    no_mhz = compare.peak_gflops(CPUINFO.replace("cpu MHz\t\t: 2600.000\n", "").replace("avx512f", ""), cores=4)
-    assert (no_mhz["simd"], no_mhz["ghz"], no_mhz["clock_from"]) == ("AVX2", 2.4, "the model name")
-    assert no_mhz["gflops"] == pytest.approx(4 * 2 * 8 * 2 * 2.4)
-    here = compare.peak_gflops()
-    assert here["gflops"] is None or here["gflops"] > 0
-
 
 def test_installed_size_counts_what_a_toolkit_requires():
-    lasagne = compare.installed_size(compare.TOOLKITS["lasagne"].dists)
-    theano = compare.installed_size(compare.TOOLKITS["theano"].dists)
+    lasagne = compare.installed_size(compare.ENTRIES["lasagne"].dists)
+    theano = compare.installed_size(compare.ENTRIES["theano"].dists)
     if not theano["distributions"]:
         pytest.skip("Theano is not installed here")
     assert set(theano["distributions"]) <= set(lasagne["distributions"])
@@ -146,9 +127,9 @@ def test_installed_size_counts_what_a_toolkit_requires():
 
 
 def test_child_environment_fixes_the_thread_count():
-    env = compare._child_env(compare.TOOLKITS["keras-jax"], 3)
+    env = child.toolkit_env(compare.ENTRIES["keras-jax"].env, 3)
     assert env["KERAS_BACKEND"] == "jax"
-    assert all(env[v] == "3" for v in compare.THREAD_VARS)
+    assert all(env[v] == "3" for v in child.THREAD_VARS)
 
 
 def test_unknown_toolkit_is_named():
@@ -156,7 +137,7 @@ def test_unknown_toolkit_is_named():
         compare.run(["cntk"], quick=True)
     with pytest.raises(SystemExit):
         compare.main(["--toolkits", "cntk"])
-    assert compare._resolve("Torch") == "pytorch" and compare._resolve("caffe") == "caffe-style"
+    assert toolkits.resolve_entry("Torch") == "pytorch" and toolkits.resolve_entry("caffe") == "caffe-style"
 
 
 def test_load_run_without_records_says_what_to_do(tmp_path):

@@ -200,7 +200,7 @@ def test_startup_hook_makes_plain_imports_work(imports):
 
 
 def test_hook_can_be_switched_off():
-    proc = run("import sys, labkit._hook as h; h.install(); print(h._FINDER in sys.meta_path)")
+    proc = run("import sys, labkit._hook as h, labkit._startup as s; s.install(); print(h._FINDER in sys.meta_path)")
     assert proc.stdout.strip() == "False"
 
 

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from labkit import data
-from labkit._idx import IDXError, parse_idx, write_idx
+from labkit.data import registry, sources
+from labkit.data.idx import IDXError, parse_idx, write_idx
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 needs_debian_fashion = pytest.mark.skipif(
@@ -34,7 +35,7 @@ def sha256(b: bytes) -> str:
 @pytest.fixture(autouse=True)
 def no_system_copies(isolated_data, monkeypatch):
     """Every test starts with an empty cache and no system copies unless it adds some."""
-    monkeypatch.setattr(data, "SYSTEM_DIRS", ())
+    monkeypatch.setattr(registry, "SYSTEM_DIRS", ())
     return isolated_data
 
 
@@ -198,7 +199,7 @@ def test_corrupt_cache_file_set_aside_and_next_source_used(tiny, isolated_data, 
     bad = cached / "train-images-idx3-ubyte.gz"
     bad.write_bytes(tiny.gz[bad.name][: len(tiny.gz[bad.name]) // 2])
     tiny.write(tmp_path / "system" / "tiny")
-    monkeypatch.setattr(data, "SYSTEM_DIRS", (tmp_path / "system",))
+    monkeypatch.setattr(registry, "SYSTEM_DIRS", (tmp_path / "system",))
     with pytest.warns(data.LabkitDataWarning, match="train-images-idx3-ubyte.gz"):
         ds = data.load("tiny", download=False)
     assert_same(ds, tiny.arrays)
@@ -214,7 +215,7 @@ def test_system_copy_of_fashion_mnist(tmp_path, monkeypatch, isolated_data):
     folder.mkdir(parents=True)
     for f in DEBIAN_FASHION.glob("*.gz"):
         (folder / f.name).symlink_to(f)
-    monkeypatch.setattr(data, "SYSTEM_DIRS", (tmp_path / "system",))
+    monkeypatch.setattr(registry, "SYSTEM_DIRS", (tmp_path / "system",))
     ds = data.load("fashion-mnist", download=False)
     assert ds.train_images.shape == (60_000, 28, 28) and ds.test_images.shape == (10_000, 28, 28)
     assert np.bincount(ds.train_labels).tolist() == [6_000] * 10
@@ -307,7 +308,7 @@ def test_mnist_without_sample_gives_the_full_error(monkeypatch, dead_url):
 
 
 def test_fashion_with_no_source_lists_everything_tried(monkeypatch, dead_url, tmp_path):
-    monkeypatch.setattr(data, "SYSTEM_DIRS", (tmp_path / "nothing",))
+    monkeypatch.setattr(registry, "SYSTEM_DIRS", (tmp_path / "nothing",))
     with pytest.raises(data.DataError) as info:
         data.load("fashion-mnist", mirrors=[dead_url, dead_url.replace("http", "https")], progress=False)
     message = str(info.value)
@@ -427,12 +428,12 @@ def test_subset_is_seeded_and_balanced(tiny):
 def test_a_mirror_whose_host_does_not_resolve_is_not_asked_again(tiny, monkeypatch, isolated_data, tmp_path):
     """Offline, every load would retry every mirror; a host that did not resolve is skipped for
     the rest of the process, and the error says so (``.invalid`` never resolves: RFC 2606)."""
-    monkeypatch.setattr(data, "_UNRESOLVED", set())
-    monkeypatch.setattr(data, "SYSTEM_DIRS", (tmp_path / "nothing",))
+    monkeypatch.setattr(sources, "_UNRESOLVED", set())
+    monkeypatch.setattr(registry, "SYSTEM_DIRS", (tmp_path / "nothing",))
     mirror = "http://labkit-mirror.invalid/"
     with pytest.raises(data.DataError) as first:
         data.load("tiny", mirrors=[mirror], progress=False, sample=False)
     assert "earlier in this process" not in str(first.value)
-    assert data._UNRESOLVED == {"labkit-mirror.invalid"}
+    assert sources._UNRESOLVED == {"labkit-mirror.invalid"}
     with pytest.raises(data.DataError, match="did not resolve earlier in this process"):
         data.load("tiny", mirrors=[mirror], progress=False, sample=False)

@@ -1,4 +1,4 @@
-"""labkit.device: rows for missing and broken toolkits, adapters' answers, the machine, the doctor.
+"""labkit.device: rows for missing and broken toolkits, adapters' answers, the table, the doctor.
 
 Missing and broken toolkits are real modules (or real absences) on sys.path, made in
 tmp_path; no toolkit's behaviour is mocked. Real toolkits are probed once, by the
@@ -6,7 +6,6 @@ doctor subprocess, and OpenCV (a 0.1 s import) in this process.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import device
+from labkit import device, toolkits
 from labkit.device import Row, Toolkit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,9 +38,9 @@ def fake_modules(tmp_path, monkeypatch):
 
 @pytest.fixture
 def registry(monkeypatch):
-    """Add adapters to TOOLKITS for one test."""
+    """Add adapters to the registry (labkit.toolkits.TOOLKITS) for one test."""
     def add(key: str, tk: Toolkit) -> None:
-        monkeypatch.setitem(device.TOOLKITS, key, tk)
+        monkeypatch.setitem(toolkits.TOOLKITS, key, tk)
     return add
 
 
@@ -120,29 +119,6 @@ def test_a_probe_that_hangs_times_out(fake_modules, registry):
     assert time.perf_counter() - start < 30
 
 
-def test_resolve_names_and_aliases():
-    assert device.resolve("pytorch") == device.resolve("torch") == "torch"
-    assert device.resolve("cv2") == device.resolve("OpenCV") == "opencv"
-    assert device.resolve("TF") == "tensorflow"
-    with pytest.raises(ValueError, match="unknown toolkit 'cntk'.*torch, tensorflow"):
-        device.resolve("cntk")
-    with pytest.raises(ValueError):
-        device.table(["cntk"])
-
-
-def test_every_adapter_names_a_module_and_a_gpu_hint():
-    for key, tk in device.TOOLKITS.items():
-        assert tk.module and tk.name and tk.gpu_hint, key
-        assert device.resolve(tk.module) == key
-
-
-def test_version_strings():
-    assert device._cuda_str(12040) == "12.4" and device._cuda_str(11080) == "11.8"
-    assert device._cuda_str("12.1") == "12.1" and device._cuda_str("False") is None
-    assert device._cudnn_str(90100) == "9.1.0" and device._cudnn_str(8902) == "8.9.2"
-    assert device._cudnn_str(None) is None
-
-
 def test_opencv_probed_in_this_process_agrees_with_opencv():
     cv2 = pytest.importorskip("cv2")
     row = device.table(["opencv"], machine=False)["cv2"]
@@ -152,7 +128,7 @@ def test_opencv_probed_in_this_process_agrees_with_opencv():
 
 
 def _row(key, gpu, cuda=None):
-    return Row(device.TOOLKITS[key].name, key, True, "1.0", gpu=gpu, cuda=cuda)
+    return Row(toolkits.TOOLKITS[key].name, key, True, "1.0", gpu=gpu, cuda=cuda)
 
 
 def test_gpu_hints(monkeypatch):
@@ -183,29 +159,6 @@ def test_table_keeps_hints_and_shows_them_in_full_only_when_asked(registry):
     assert "GPU hints" not in device.DeviceTable(rows[1:], hints=[]).text()
 
 
-def test_machine_info():
-    m = device.machine_info()
-    assert m["cpu"] and m["threads"] == os.cpu_count() and m["python"]
-    assert m["hostname"] and m["labkit"]
-    import numpy
-    assert m["numpy"] == numpy.__version__
-    if sys.platform.startswith("linux"):
-        assert m["memory"] > m["memory_available"] > 0
-        assert 1 <= m["usable_threads"] <= m["threads"]
-    pytest.importorskip("threadpoolctl")
-    assert m["blas"] and all(b["internal_api"] for b in m["blas"])
-    text = device.DeviceTable([], m).text()
-    assert text.startswith("CPU ") and "NumPy" in text and "GPU" in text
-
-
-def test_importing_labkit_modules_imports_no_toolkit():
-    code = ("import sys, labkit.device, labkit.timing, labkit.plots; print(sorted(m for m in "
-            "('torch','tensorflow','keras','jax','theano','lasagne','chainer','cv2','matplotlib',"
-            "'ipywidgets','IPython') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert out.stdout.strip() == "[]"
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_doctor_prints_the_table():
@@ -217,9 +170,9 @@ def test_doctor_prints_the_table():
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     assert "Toolkit" in out and "CUDA" in out and "CPU " in out
-    for tk in device.TOOLKITS.values():
+    for tk in toolkits.TOOLKITS.values():
         assert tk.name in out
     torch_line = next(line for line in out.splitlines() if line.startswith("PyTorch "))
-    if device._installed("torch"):
-        assert device.version_of("torch") in torch_line
+    if toolkits.installed("torch"):
+        assert toolkits.version_of("torch") in torch_line
     print(f"\npython -m labkit doctor took {took:.1f} s\n{out}")

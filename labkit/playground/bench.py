@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from labkit import device
+from labkit import machine
 
 from . import engines
 from .experiment import Experiment
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    print(f"CPU: {device.cpu_model()} | CPUs usable: {cpus} | load average: {load}")
+    print(f"CPU: {machine.cpu_model()} | CPUs usable: {cpus} | load average: {load}")
     print(f"Python {platform.python_version()} | numpy {np.__version__} | frames per figure: {args.frames}")
     print()
     header = f"{'network':28s} {'epoch ms':>9s} {'redraw ms':>10s} {'frame ms':>9s} {'frames/s':>9s} {'KB/frame':>9s}"

@@ -1,0 +1,5 @@
+import sys
+
+from labkit.compare.cli import main
+
+sys.exit(main())

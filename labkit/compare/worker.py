@@ -1,0 +1,124 @@
+"""The comparison's child process: one toolkit's LeNet, measured under the protocol.
+
+    python -m labkit.compare.worker SPEC.json
+
+The parent (``labkit.compare.harness``) writes the spec, starts this module through
+``labkit.child`` with the toolkit's environment, relays its progress lines and reads the
+JSON result and the ``.npz`` of probe logits and post-step parameters it leaves beside it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from labkit import child, lenet, toolkits
+from labkit.compare.protocol import protocol
+
+
+def _versions() -> dict:
+    """The version of every module the registry knows that this child has imported."""
+    out = {}
+    for mod in toolkits.modules():
+        if mod in sys.modules:
+            out[mod.split(".")[-1]] = str(getattr(sys.modules[mod], "__version__", "") or "?")
+    return out
+
+
+def _train(ns, model, proto, ds, train_x, name):
+    """Train with the protocol's budget on the shared batch order; rates per chunk, losses."""
+    recipe = proto.recipe
+    steps_total = proto.train_steps or len(train_x) // recipe.batch_size
+    step = ns["make_train_step"](model, recipe)
+    rng = np.random.default_rng(recipe.seed)
+    order = np.concatenate([rng.permutation(len(train_x))
+                            for _ in range(-(-steps_total * recipe.batch_size // len(train_x)))])
+    rates, losses = [], []
+    for c0 in range(0, steps_total, proto.chunk):
+        t = time.perf_counter()
+        n = min(proto.chunk, steps_total - c0)
+        for i in range(c0, c0 + n):
+            idx = order[i * recipe.batch_size:(i + 1) * recipe.batch_size]
+            losses.append(step(train_x[idx], ds.train_labels[idx].astype(np.int64), recipe.lr_at(i)))
+        rates.append(n * recipe.batch_size / (time.perf_counter() - t))
+        child.say(f"{name}: trained {c0 + n}/{steps_total} steps, {rates[-1]:,.0f} img/s, loss {losses[-1]:.3f}")
+    return steps_total, rates, losses
+
+
+def main(spec_path: str) -> int:
+    """Measure one toolkit as the spec says; write JSON and arrays next to it."""
+    import importlib.metadata as md
+    import resource
+
+    from labkit import chapters, data, device, timing
+
+    t_worker = time.time()
+    spec = json.loads(Path(spec_path).read_text())
+    proto = protocol(spec["protocol"] == "quick")
+    name, out = spec["name"], Path(spec["out"])
+    entry = toolkits.ENTRIES[name]
+
+    child.say(f"{name}: importing and running the chapter's lenet cells")
+    t0 = time.time()
+    ns = chapters.load(Path(spec["notebooks"]) / entry.notebook)
+    t_loaded = time.time()
+    build, load, export, predict = (ns[k] for k in ("build_lenet", "load_canonical", "export_canonical",
+                                                    "predict_logits"))
+    x, y = lenet.probe_batch()
+    model = load(build(), lenet.initial_weights())
+    logits = np.asarray(predict(model, x), np.float64)
+    t_first = time.time()
+    child.say(f"{name}: first logits {t_first - spec['spawned']:.1f} s after spawn; one SGD step")
+    ns["sgd_step"](model, x, y, lenet.PROBE_LR)
+    after = {k: np.asarray(v, np.float64) for k, v in export(model).items()}
+    np.savez(out / f"{name}.npz", logits=logits, **{f"step/{k}": v for k, v in after.items()})
+    del model
+
+    row = device.probe(entry.device, isolate=False)
+    threads_seen = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
+
+    ds, floor = lenet.dataset(quick=proto.name == "quick")
+    train_x = data.layout(data.to_float32(ds.train_images), "NCHW")
+    test_x = data.layout(data.to_float32(ds.test_images), "NCHW")
+    model = load(build(), lenet.initial_weights())
+    t_train = time.perf_counter()
+    steps_total, rates, losses = _train(ns, model, proto, ds, train_x, name)
+    train_wall = time.perf_counter() - t_train
+    timed = rates[1:] or rates
+    big = max(lenet.INFER_BATCHES)
+    correct = 0
+    for i in range(0, len(test_x), big):
+        correct += int((np.asarray(predict(model, test_x[i:i + big])).argmax(1) == ds.test_labels[i:i + big]).sum())
+    accuracy = correct / len(test_x)
+    child.say(f"{name}: test accuracy {accuracy:.3f}; timing inference")
+
+    infer = {}
+    for batch in lenet.INFER_BATCHES:
+        xb = np.ascontiguousarray(test_x[:batch])
+        tp = timing.throughput(lambda: predict(model, xb), batch, warmup=proto.warmup,
+                               repeats=proto.repeats, min_time=proto.min_time, unit="img")
+        infer[str(batch)] = {"median": tp.median, "samples": tp.samples}
+
+    result = {
+        "name": name, "versions": _versions(), "pid": os.getpid(),
+        "startup_s": t0 - spec["spawned"], "import_s": t_loaded - t0, "first_s": t_first - t_loaded,
+        "time_to_first_result_s": t_first - spec["spawned"], "worker_started_s": t_worker - spec["spawned"],
+        "train_images_per_s": float(np.median(timed)), "train_samples": timed,
+        "train_steps": steps_total, "train_wall_s": train_wall, "final_loss": float(np.mean(losses[-proto.chunk:])),
+        "test_accuracy": accuracy, "accuracy_floor": floor, "dataset": ds.name, "n_train": len(train_x),
+        "n_test": len(test_x), "infer": infer,
+        "peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "gpu": row.gpu, "gpu_devices": row.devices, "device_notes": row.notes,
+        "threads_seen": threads_seen, "numpy": md.version("numpy"),
+    }
+    child.write_result(out / f"{name}.json", result)
+    child.say(f"{name}: done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

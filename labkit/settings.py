@@ -1,0 +1,88 @@
+"""Every ``LABKIT_*`` environment variable the workbook reads, read here and nowhere else.
+
+One rule for switches: ``1``, ``true``, ``yes`` and ``on`` (any case, spaces ignored) mean on;
+anything else, or the variable unset, means off.
+
+=====================  ===============================================================
+variable               meaning
+=====================  ===============================================================
+``LABKIT_QUICK``       the tests' short path: small data, short training (switch)
+``LABKIT_OFFLINE``     never download datasets (switch)
+``LABKIT_NO_COMPAT``   do not arm the legacy-toolkit shims at start-up (switch)
+``LABKIT_DATA``        a folder of dataset files to use first
+``LABKIT_MIRRORS``     download mirrors replacing the built-in ones (spaces or commas)
+``LABKIT_CACHE``       the data cache folder
+``LABKIT_RUNS``        the run-records folder
+``LABKIT_PROGRESS``    how ``LiveProgress`` shows itself: notebook, text or off
+``LABKIT_NOTEBOOKS``   where the chapter notebooks are (an installed labkit has none)
+=====================  ===============================================================
+
+This module imports only ``os``: the start-up hook reads it in every Python process.
+"""
+from __future__ import annotations
+
+import os
+
+TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+def truthy(value: str | None) -> bool:
+    """The one rule for switches: '1', 'true', 'yes', 'on' (any case) are on."""
+    return (value or "").strip().lower() in TRUE
+
+
+def flag(name: str) -> bool:
+    """Is the switch ``name`` on in the environment?"""
+    return truthy(os.environ.get(name))
+
+
+def text(name: str) -> str | None:
+    """The variable's value with surrounding spaces removed, or None when unset or blank."""
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def quick() -> bool:
+    """``LABKIT_QUICK``: the tests' short path."""
+    return flag("LABKIT_QUICK")
+
+
+def offline() -> bool:
+    """``LABKIT_OFFLINE``: datasets are never downloaded."""
+    return flag("LABKIT_OFFLINE")
+
+
+def no_compat() -> bool:
+    """``LABKIT_NO_COMPAT``: the start-up hook leaves the legacy toolkits unshimmed."""
+    return flag("LABKIT_NO_COMPAT")
+
+
+def data_dir() -> str | None:
+    """``LABKIT_DATA``: a folder of dataset files the reader names."""
+    return text("LABKIT_DATA")
+
+
+def mirrors() -> list[str] | None:
+    """``LABKIT_MIRRORS``: base URLs, separated by spaces or commas; None when unset."""
+    value = text("LABKIT_MIRRORS")
+    return value.replace(",", " ").split() if value else None
+
+
+def cache_dir() -> str | None:
+    """``LABKIT_CACHE``: the data cache folder."""
+    return text("LABKIT_CACHE")
+
+
+def runs_dir() -> str | None:
+    """``LABKIT_RUNS``: the run-records folder."""
+    return text("LABKIT_RUNS")
+
+
+def progress_mode() -> str | None:
+    """``LABKIT_PROGRESS``: 'notebook', 'text' or 'off' (checked by LiveProgress)."""
+    return text("LABKIT_PROGRESS")
+
+
+def notebooks_dir() -> str | None:
+    """``LABKIT_NOTEBOOKS``: the folder of chapter notebooks."""
+    return text("LABKIT_NOTEBOOKS")

@@ -1,0 +1,214 @@
+"""The one registry of toolkits: every name the workbook knows, and what each needs.
+
+    >>> from labkit import toolkits
+    >>> toolkits.TOOLKITS["torch"].chapter          # '10_pytorch.ipynb'
+    >>> toolkits.resolve("pytorch")                 # 'torch' (names a reader might type)
+    >>> toolkits.ENTRIES["keras-jax"].env            # {'KERAS_BACKEND': 'jax'}
+
+Two tables, both here and nowhere else:
+
+* ``TOOLKITS``: software the device table probes (``labkit.device``): display name, import
+  name, aliases, the chapter that runs it, where it runs (``RUNS_IN``), the device
+  questions (``labkit.probes``), a GPU hint, whether a missing install is expected, and
+  whether it needs ``labkit.compat``'s shims.
+* ``ENTRIES``: the rows of the comparison (``labkit.compare``): one chapter's LeNet in one
+  configuration (a Keras backend is an entry), with what it must import, what counts
+  towards its installed size, its model library and the versions its rows show.
+
+Adding a toolkit starts here: see CONTRIBUTING.md's checklist.
+"""
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from labkit import probes
+from labkit.probes import Question
+
+#: Where a toolkit's code runs: this environment, or a process of another kind behind the
+#: same chapter contract.
+RUNS_IN = ("this venv", "own venv", "node", "jvm")
+
+
+@dataclass(frozen=True)
+class Toolkit:
+    """A toolkit: how to find it, and the small questions only it can answer (``labkit.probes``)."""
+
+    name: str
+    module: str
+    aliases: tuple[str, ...] = ()
+    gpus: Question | None = None
+    cuda: Question | None = None
+    cudnn: Question | None = None
+    notes: Question | None = None
+    gpu_hint: str = ""
+    optional: str = ""                # why a missing install is expected, if it is
+    chapter: str | None = None        # the notebook that runs its LeNet
+    runs_in: str = "this venv"        # one of RUNS_IN
+    compat: bool = False              # needs labkit.compat's shims on today's stack
+
+
+def _tk(name, module, aliases, questions: probes.Questions, **kw) -> Toolkit:
+    return Toolkit(name, module, aliases, *questions, **kw)
+
+
+#: Every toolkit the workbook knows, in the order the device table shows them.
+TOOLKITS: dict[str, Toolkit] = {
+    "torch": _tk(
+        "PyTorch", "torch", ("pytorch",), probes.TORCH, chapter="10_pytorch.ipynb",
+        gpu_hint="Install a CUDA build of torch: pick your CUDA version at "
+                 "https://pytorch.org/get-started/locally/ (e.g. pip install torch "
+                 "--index-url https://download.pytorch.org/whl/cu126). The workbook's "
+                 "requirements.lock pins the CPU build."),
+    "tensorflow": _tk(
+        "TensorFlow", "tensorflow", ("tf",), probes.TENSORFLOW, chapter="11_keras.ipynb",
+        gpu_hint="pip install 'tensorflow[and-cuda]' (Linux; on Windows use WSL2: native "
+                 "Windows GPU support ended with TensorFlow 2.10). tensorflow-cpu never sees a GPU."),
+    "keras": _tk(
+        "Keras", "keras", (), probes.KERAS, chapter="11_keras.ipynb",
+        gpu_hint="Keras uses its backend's devices: give the backend (see its row) a GPU build; "
+                 "choose the backend with KERAS_BACKEND before importing keras."),
+    "jax": _tk(
+        "JAX", "jax", (), probes.JAX, chapter="11_keras.ipynb",
+        gpu_hint="pip install -U 'jax[cuda12]' (Linux) to add the CUDA plugin."),
+    "theano": _tk(
+        "Theano", "theano", ("theano-pymc",), probes.THEANO, chapter="12_theano.ipynb", compat=True,
+        gpu_hint="Theano needs libgpuarray/pygpu and THEANO_FLAGS=device=cuda; it is "
+                 "unmaintained, so the workbook runs it on the CPU."),
+    "lasagne": _tk(
+        "Lasagne", "lasagne", (), probes.THEANO, chapter="13_lasagne.ipynb", compat=True,
+        gpu_hint="Lasagne runs wherever Theano does (see the Theano row)."),
+    "chainer": _tk(
+        "Chainer", "chainer", (), probes.CHAINER, chapter="14_chainer.ipynb", compat=True,
+        gpu_hint="Chainer uses CuPy for the GPU: pip install cupy-cuda12x (matching your CUDA)."),
+    "mxnet": _tk(
+        "MXNet", "mxnet", (), probes.MXNET,
+        gpu_hint="MXNet is retired; its last CUDA wheels (mxnet-cu112) need CUDA 11.2.",
+        optional="retired (Apache Attic, 2023): optional here"),
+    "paddle": _tk(
+        "PaddlePaddle", "paddle", ("paddlepaddle",), probes.PADDLE,
+        gpu_hint="pip install paddlepaddle-gpu (see paddlepaddle.org.cn for the CUDA variants).",
+        optional="optional"),
+    "caffe": _tk(
+        "Caffe (pycaffe)", "caffe", ("pycaffe",), probes.CAFFE, chapter="20_caffe.ipynb",
+        gpu_hint="Caffe uses a GPU only when built from source with CUDA.",
+        optional="optional: built from source, not on PyPI"),
+    "opencv": _tk(
+        "OpenCV", "cv2", ("cv2", "opencv-python"), probes.OPENCV,
+        gpu_hint="OpenCV's PyPI wheels are CPU-only; its CUDA modules need a source build."),
+    "onnxruntime": _tk(
+        "ONNX Runtime", "onnxruntime", ("ort",), probes.ONNXRUNTIME,
+        gpu_hint="pip install onnxruntime-gpu (in place of onnxruntime).", optional="optional"),
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the comparison: which chapter, which environment, what to count."""
+
+    name: str                       # the record name, as the chapter records it
+    notebook: str
+    env: dict = field(default_factory=dict)
+    device: str = ""                # TOOLKITS key of what runs the maths
+    modules: tuple = ()             # modules that must be importable (checked without importing)
+    dists: tuple = ()               # distributions counted for the installed size (and what they require)
+    model_library: tuple = ()       # (package, what it offers) a reader would reach for
+    shown: tuple = ()               # the modules whose versions its rows show
+    aliases: tuple = ()             # other names a reader may type for it
+
+
+_KERAS_APPS = ("keras.applications", "pretrained models, part of Keras")
+
+#: The comparison's rows, in the order its tables show them.
+ENTRIES: dict[str, Entry] = {e.name: e for e in (
+    Entry("pytorch", "10_pytorch.ipynb", {}, "torch", ("torch",), ("torch",),
+          ("torchvision", "pretrained vision models (torchvision.models)"), ("torch",), ("torch",)),
+    Entry("keras-tensorflow", "11_keras.ipynb", {"KERAS_BACKEND": "tensorflow"}, "keras",
+          ("keras", "tensorflow"), ("keras", "tensorflow-cpu|tensorflow"), _KERAS_APPS,
+          ("keras", "tensorflow"), ("keras", "tensorflow", "tf")),
+    Entry("keras-torch", "11_keras.ipynb", {"KERAS_BACKEND": "torch"}, "keras",
+          ("keras", "torch"), ("keras", "torch"), _KERAS_APPS, ("keras", "torch")),
+    Entry("keras-jax", "11_keras.ipynb", {"KERAS_BACKEND": "jax"}, "keras",
+          ("keras", "jax"), ("keras", "jax", "jaxlib"), _KERAS_APPS, ("keras", "jax"), ("jax",)),
+    Entry("theano", "12_theano.ipynb", {}, "theano", ("theano",), ("theano-pymc",), (), ("theano",)),
+    Entry("lasagne", "13_lasagne.ipynb", {}, "lasagne", ("lasagne", "theano"), ("lasagne", "theano-pymc"),
+          (None, "no package: its model zoo, Lasagne/Recipes, is a repository of scripts and pickles"),
+          ("lasagne", "theano")),
+    Entry("chainer", "14_chainer.ipynb", {}, "chainer", ("chainer",), ("chainer",),
+          ("chainercv", "pretrained vision models (ChainerCV)"), ("chainer",)),
+    Entry("caffe-style", "20_caffe.ipynb", {}, "torch", ("torch", "google.protobuf"), ("torch", "protobuf"),
+          ("labkit.caffe", "reads .caffemodel files, so the Caffe Model Zoo's weights"), ("torch",), ("caffe",)),
+)}
+
+
+def resolve(name: str) -> str:
+    """The ``TOOLKITS`` key for a name a reader might type ('pytorch', 'tf', 'cv2', ...)."""
+    wanted = name.strip().lower()
+    for key, tk in TOOLKITS.items():
+        if wanted in {key, tk.module.lower(), tk.name.lower(), *tk.aliases}:
+            return key
+    raise ValueError(f"unknown toolkit {name!r}; labkit.device knows: {', '.join(TOOLKITS)}")
+
+
+def resolve_entry(name: str) -> str:
+    """The ``ENTRIES`` key for a name a reader might type ('torch', 'caffe', 'jax', ...)."""
+    wanted = name.strip().lower()
+    for key, entry in ENTRIES.items():
+        if wanted == key or wanted in entry.aliases:
+            return key
+    raise ValueError(f"unknown toolkit {name!r}; labkit.compare knows: {', '.join(ENTRIES)}")
+
+
+def legacy_modules() -> tuple[str, ...]:
+    """Import names of the toolkits that need ``labkit.compat`` (the start-up hook watches them)."""
+    return tuple(tk.module for tk in TOOLKITS.values() if tk.compat)
+
+
+def modules() -> tuple[str, ...]:
+    """Every import name the registry knows (toolkits, and what the comparison's rows need)."""
+    names = [tk.module for tk in TOOLKITS.values()] + [m for e in ENTRIES.values() for m in e.modules]
+    return tuple(dict.fromkeys(names))
+
+
+# --- finding without importing -----------------------------------------------------------------
+
+def installed(module: str) -> bool:
+    """Is ``module`` importable? Looks on sys.path without running any import hook."""
+    if module in sys.modules:
+        return True
+    try:
+        if importlib.machinery.PathFinder.find_spec(module) is not None:
+            return True
+        return importlib.util.find_spec(module) is not None   # other finders (editable installs)
+    except (ImportError, ValueError):
+        return False
+
+
+@lru_cache(maxsize=None)
+def dist_version(module: str) -> str | None:
+    """The installed distribution's version, read from its metadata (no import)."""
+    import importlib.metadata   # not at module level: the start-up hook imports this module
+
+    try:
+        return importlib.metadata.version(module)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    for dist in importlib.metadata.packages_distributions().get(module, []):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def version_of(name: str) -> str | None:
+    """A toolkit's version without importing it: the loaded module's if imported, else metadata."""
+    try:
+        module = TOOLKITS[resolve(name)].module
+    except ValueError:
+        module = name
+    loaded = sys.modules.get(module)
+    return getattr(loaded, "__version__", None) or dist_version(module)
