@@ -161,64 +161,91 @@ def test_shared_initial_weights_give_the_reference_logits(caffe, tmp_path):
     assert lenet.check_logits(logits) <= lenet.LOGITS_ATOL
 
 
-# --- labkit.bvlc: the helpers the Caffe chapter uses to run the same files in real Caffe -------
+# --- labkit.caffe.real: the helpers the Caffe chapter uses to run the same files in real Caffe
 
-def test_bvlc_says_how_to_install_when_caffe_is_missing(monkeypatch):
+def test_real_says_how_to_install_when_caffe_is_missing(monkeypatch):
     import sys
-    from labkit import bvlc
+    from labkit.caffe import real
     monkeypatch.setitem(sys.modules, "caffe", None)      # `import caffe` now raises ImportError
-    assert not bvlc.available()
-    assert "make caffe" in bvlc.why_unavailable()
+    assert not real.available()
+    assert "make caffe" in real.why_unavailable()
     with pytest.raises(ImportError, match="make caffe"):
-        bvlc.import_caffe()
+        real.import_caffe()
 
 
-def test_bvlc_caffemodel_round_trip_and_forward(caffe, tmp_path):
-    from labkit import bvlc
+def test_real_caffemodel_round_trip_and_forward(caffe, tmp_path):
+    from labkit.caffe import real
     probe, _ = lenet.probe_batch()
     deploy = tmp_path / "lenet_deploy.prototxt"
     deploy.write_text(str(deploy_lenet(caffe, 1)))        # batch 1: forward() reshapes to 20
     weights = lenet.initial_weights()
-    model = bvlc.write_caffemodel(tmp_path / "init.caffemodel", deploy, weights)
-    back = bvlc.read_caffemodel(model, deploy)
+    model = real.save_caffemodel(tmp_path / "init.caffemodel", deploy, weights)
+    back = real.caffemodel_weights(model, deploy)
     assert sorted(back) == sorted(weights)
     for name in weights:
         np.testing.assert_array_equal(back[name], weights[name])
-    logits = bvlc.forward(bvlc.load_net(deploy, model), probe)
+    logits = real.forward(real.load_net(deploy, model), probe)
     assert logits.shape == (20, 10)
     assert lenet.check_logits(logits) <= lenet.LOGITS_ATOL
     with pytest.raises(FileNotFoundError, match="caffemodel"):
-        bvlc.load_net(deploy, tmp_path / "missing.caffemodel")
+        real.load_net(deploy, tmp_path / "missing.caffemodel")
     wrong = dict(weights, **{"fc1.weight": weights["fc1.weight"].T})
     with pytest.raises(ValueError, match="fc1"):
-        bvlc.set_weights(bvlc.load_net(deploy), wrong)
+        real.set_weights(real.load_net(deploy), wrong)
 
 
-def test_bvlc_solver_losses_start_at_the_reference_loss(caffe, digits, tmp_path):
-    from labkit import bvlc
+def test_real_solver_losses_start_at_the_reference_loss(caffe, digits, tmp_path):
+    from labkit.caffe import real
     images, labels = digits
     solver_file = figure1_solver(caffe, tmp_path, digits)
     weights = lenet.initial_weights()
 
-    losses, trained = bvlc.solver_losses(solver_file, 10, weights)
+    losses, trained = real.solver_losses(solver_file, 10, weights)
     assert len(losses) == 10
     assert sorted(trained) == sorted(weights)
     assert not np.allclose(trained["fc1.weight"], weights["fc1.weight"])
     first = lenet.softmax_cross_entropy(lenet.forward(weights, images[:BATCH, None] / 255.0), labels[:BATCH])
     assert abs(losses[0] - first) <= 1e-4, (losses[0], first)
     # The same files and weights again (the first solver is gone, so the LMDB reader starts over).
-    again, trained_again = bvlc.solver_losses(solver_file, 10, weights)
+    again, trained_again = real.solver_losses(solver_file, 10, weights)
     np.testing.assert_allclose(again, losses, atol=1e-6)
     np.testing.assert_allclose(trained_again["fc1.weight"], trained["fc1.weight"], atol=1e-6)
     assert losses[-1] < losses[0]
 
 
-def test_bvlc_refuses_a_solver_file_real_caffe_would_abort_on(caffe, tmp_path):
-    from labkit import bvlc
+def test_real_refuses_a_solver_file_real_caffe_would_abort_on(caffe, tmp_path):
+    from labkit.caffe import real
 
     solver = tmp_path / "solver.prototxt"
     solver.write_text('net: "train.prototxt"\nbase_lr: 0.01\nweights: "start.caffemodel"\n')
     with pytest.raises(ValueError, match="weights"):
-        bvlc.check_solver_file(solver)
+        real.check_solver_file(solver)
     solver.write_text('net: "train.prototxt"\nbase_lr: 0.01\nmax_iter: 10\n')
-    bvlc.check_solver_file(solver)  # a file this Caffe reads passes quietly
+    real.check_solver_file(solver)  # a file this Caffe reads passes quietly
+
+
+def test_real_needs_no_caffe_to_import_and_shadows_no_labkit_caffe_name():
+    """labkit.caffe.real sits inside labkit.caffe: importing either must not import pycaffe,
+    and no function of real may share a name with one of labkit.caffe's (which take other
+    arguments: caffe.read_caffemodel gives a NetParameter, real's reader a weights dict)."""
+    import importlib
+    import inspect
+    import pkgutil
+    import subprocess
+    import sys
+
+    import labkit.caffe
+    from labkit.caffe import real
+
+    code = ("import sys, labkit.caffe, labkit.caffe.real; "
+            "assert 'caffe' not in sys.modules and 'caffe._caffe' not in sys.modules, sorted(sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+    ours = set(labkit.caffe.__all__)
+    for info in pkgutil.iter_modules(labkit.caffe.__path__):
+        if info.name != "real":
+            module = importlib.import_module(f"labkit.caffe.{info.name}")
+            ours |= {name for name in vars(module) if not name.startswith("_")}
+    theirs = {name for name, fn in vars(real).items()
+              if inspect.isfunction(fn) and fn.__module__ == real.__name__ and not name.startswith("_")}
+    assert not theirs & ours, sorted(theirs & ours)

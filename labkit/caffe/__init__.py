@@ -19,7 +19,9 @@ Modules: ``caffe.proto`` + ``caffe_pb2`` (the schema and its classes), ``prototx
 files), ``netspec`` (NetSpec, ``layers``, ``params``), ``nets`` (phase filtering, deploy
 nets), ``db`` (LMDB of Datum records, MNIST conversion), ``caffemodel`` (binary weights),
 ``engine`` (the layers on PyTorch), ``net`` (Net) and ``solver`` (SGDSolver). Importing this
-package does not import PyTorch; ``Net`` and ``SGDSolver`` do, when first used.
+package does not import PyTorch; ``Net`` and ``SGDSolver`` do, when first used. Real BVLC
+Caffe (pycaffe, built by ``make caffe``) runs the same files through ``labkit.caffe.real``,
+which this package does not import.
 """
 from labkit.caffe import caffe_pb2
 from labkit.caffe.caffe_pb2 import TEST, TRAIN
@@ -50,9 +52,9 @@ def set_mode_cpu() -> None:
 
 def set_random_seed(seed: int) -> None:
     """Seed the fillers of nets built afterwards without a solver (pycaffe's ``caffe.set_random_seed``)."""
-    from labkit.caffe import engine
+    from labkit.caffe import fillers
 
-    engine.DEFAULT_SEED[0] = int(seed)
+    fillers.DEFAULT_SEED[0] = int(seed)
 
 
 __all__ = ["NetSpec", "layers", "params", "to_proto", "TRAIN", "TEST", "caffe_pb2", "Net", "SGDSolver",

@@ -8,98 +8,13 @@ weights (out, in/group, kh, kw), InnerProduct weights (out, in).
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from labkit.caffe import caffe_pb2
 from labkit.caffe.errors import ShapeError, UnknownLayerError
-
-#: Filler seed of nets built without a solver (``caffe.set_random_seed`` changes it).
-DEFAULT_SEED = [-1]
-
-
-def fill(shape: tuple, filler, rng: np.random.Generator) -> np.ndarray:
-    """An array of ``shape`` filled as Caffe's filler ``filler`` (a FillerParameter) fills it.
-
-    xavier: uniform on [-s, s] with s = sqrt(3 / n); msra: gaussian with std sqrt(2 / n);
-    n is the fan-in (count / shape[0]), the fan-out (count / shape[1]) or their mean, as
-    ``variance_norm`` says. constant, uniform and gaussian take value, min/max, mean/std.
-    """
-    count = int(np.prod(shape))
-    kind = filler.type
-    if kind == "constant":
-        return np.full(shape, filler.value, np.float32)
-    if kind == "uniform":
-        return rng.uniform(filler.min, filler.max, size=shape).astype(np.float32)
-    if kind == "gaussian":
-        if filler.sparse >= 0:
-            raise NotImplementedError("the sparse gaussian filler is not supported; drop `sparse`")
-        return rng.normal(filler.mean, filler.std, size=shape).astype(np.float32)
-    if kind in ("xavier", "msra"):
-        fan_in = count / shape[0]
-        fan_out = count / shape[1] if len(shape) > 1 else count
-        n = {caffe_pb2.FillerParameter.FAN_IN: fan_in, caffe_pb2.FillerParameter.FAN_OUT: fan_out,
-             caffe_pb2.FillerParameter.AVERAGE: (fan_in + fan_out) / 2}[filler.variance_norm]
-        if kind == "xavier":
-            scale = math.sqrt(3.0 / n)
-            return rng.uniform(-scale, scale, size=shape).astype(np.float32)
-        return rng.normal(0.0, math.sqrt(2.0 / n), size=shape).astype(np.float32)
-    raise ValueError(f"unknown filler type {kind!r}; supported: constant, uniform, gaussian, xavier, msra")
-
-
-def _pair(repeated, single_h, single_w, has_h: bool, default: int, what: str, name: str) -> tuple[int, int]:
-    if has_h:
-        return int(single_h), int(single_w)
-    values = list(repeated)
-    if not values:
-        return default, default
-    if len(values) == 1:
-        return int(values[0]), int(values[0])
-    if len(values) == 2:
-        return int(values[0]), int(values[1])
-    raise ShapeError(f"layer {name!r}: {what} has {len(values)} values; only 2-D layers are supported")
-
-
-class Layer:
-    """A Caffe layer: ``setup`` (bottom shapes -> top shapes, blobs filled), ``forward``."""
-
-    type = ""
-    n_bottom: tuple[int, int] = (1, 1)   # (min, max) number of bottoms
-    loss = False
-
-    def __init__(self, param, phase: int, rng: np.random.Generator):
-        self.param, self.phase, self.rng = param, phase, rng
-        self.name = param.name
-        self.blobs: list[torch.Tensor] = []
-        lo, hi = self.n_bottom
-        if not lo <= len(param.bottom) <= hi:
-            want = lo if lo == hi else f"{lo} to {hi}"
-            raise ShapeError(f"layer {self.name!r} ({self.type}) takes {want} bottom blob(s), got "
-                             f"{len(param.bottom)}: {list(param.bottom)}")
-
-    def setup(self, shapes: list[tuple]) -> list[tuple]:
-        raise NotImplementedError
-
-    def forward(self, bottoms: list[torch.Tensor]) -> list[torch.Tensor]:
-        raise NotImplementedError
-
-    def loss_weights(self) -> list[float]:
-        """Weight of each top in the net's objective: ``loss_weight`` if given, else 1 for
-        a loss layer's first top and 0 otherwise (Caffe's defaults)."""
-        n = len(self.param.top)
-        if self.param.loss_weight:
-            return list(self.param.loss_weight) + [0.0] * (n - len(self.param.loss_weight))
-        return [1.0 if (self.loss and i == 0) else 0.0 for i in range(n)]
-
-    def _blob(self, shape: tuple, filler) -> torch.Tensor:
-        return torch.from_numpy(fill(shape, filler, self.rng)).requires_grad_(True)
-
-    def _shape_error(self, what: str, a, b) -> ShapeError:
-        return ShapeError(f"layer {self.name!r} ({self.type}): {what}: {tuple(a)} vs {tuple(b)}")
-
+from labkit.caffe.layer import Layer, pair_param
 
 class Input(Layer):
     type, n_bottom = "Input", (0, 0)
@@ -159,10 +74,10 @@ class Convolution(Layer):
         p, (shape,) = self.param.convolution_param, shapes
         if len(shape) != 4:
             raise ShapeError(f"layer {self.name!r} (Convolution) needs a 4-D bottom (N, C, H, W), got {shape}")
-        self.k = _pair(p.kernel_size, p.kernel_h, p.kernel_w, p.HasField("kernel_h"), 0, "kernel_size", self.name)
-        self.s = _pair(p.stride, p.stride_h, p.stride_w, p.HasField("stride_h"), 1, "stride", self.name)
-        self.p = _pair(p.pad, p.pad_h, p.pad_w, p.HasField("pad_h"), 0, "pad", self.name)
-        self.d = _pair(p.dilation, 0, 0, False, 1, "dilation", self.name)
+        self.k = pair_param(p.kernel_size, p.kernel_h, p.kernel_w, p.HasField("kernel_h"), 0, "kernel_size", self.name)
+        self.s = pair_param(p.stride, p.stride_h, p.stride_w, p.HasField("stride_h"), 1, "stride", self.name)
+        self.p = pair_param(p.pad, p.pad_h, p.pad_w, p.HasField("pad_h"), 0, "pad", self.name)
+        self.d = pair_param(p.dilation, 0, 0, False, 1, "dilation", self.name)
         self.group = int(p.group)
         n, c, h, w = shape
         if not p.num_output or min(self.k) < 1:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from labkit.caffe import caffe_pb2, caffemodel, engine
+from labkit.caffe import caffe_pb2, caffemodel, engine, fillers
 from labkit.caffe.errors import CaffemodelError, ShapeError
 from labkit.caffe.nets import filter_net
 from labkit.caffe.prototxt import read_net
@@ -80,7 +80,7 @@ class Net:
         self.phase = phase
         self.param = filter_net(network, phase, level, stages)
         self.name = network.name
-        seed = engine.DEFAULT_SEED[0] if seed is None else seed
+        seed = fillers.DEFAULT_SEED[0] if seed is None else seed
         rng = np.random.default_rng(seed if seed is not None and seed >= 0 else None)
         self._build(rng, root, share_from)
         if weights is not None:

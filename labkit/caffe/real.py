@@ -5,10 +5,17 @@ source distribution brocolli-caffe 9.0.2; see tools/build_caffe.sh). This module
 few steps the Caffe chapter repeats when it runs a prototxt, a solver and the shared initial
 weights in real Caffe, so that it can set the results side by side with labkit.caffe's::
 
-    from labkit import bvlc, lenet
-    if bvlc.available():
-        losses = bvlc.solver_losses("lenet_solver.prototxt", 10, lenet.initial_weights())
-        logits = bvlc.forward(bvlc.load_net("lenet_deploy.prototxt", "lenet.caffemodel"), images)
+    from labkit import lenet
+    from labkit.caffe import real
+    if real.available():
+        losses, _ = real.solver_losses("lenet_solver.prototxt", 10, lenet.initial_weights())
+        logits = real.forward(real.load_net("lenet_deploy.prototxt", "lenet.caffemodel"), images)
+
+Here ``caffe`` is always pycaffe (the top-level package ``import caffe`` finds), never the
+package ``labkit.caffe`` this module sits in. No name here is also a name in
+``labkit.caffe`` with other arguments: real Caffe reads and writes caffemodels through a net
+(``caffemodel_weights``, ``save_caffemodel``), where ``labkit.caffe.read_caffemodel`` and
+``write_caffemodel`` work on the NetParameter message itself.
 
 Weights travel as labkit.lenet's canonical dict (``conv1.weight`` ... ``fc2.bias``), whose
 layout is Caffe's own: convolution kernels (out, in, h, w), inner products (out, in). The
@@ -191,13 +198,15 @@ def check_solver_file(solver_file: str | os.PathLike) -> None:
         raise ValueError(f"real Caffe cannot read the solver file {solver_file}: {err}{hint}") from None
 
 
-def read_caffemodel(path: str | os.PathLike, prototxt: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Canonical weights from a caffemodel, as real Caffe reads it into the net of ``prototxt``."""
+def caffemodel_weights(path: str | os.PathLike, prototxt: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Canonical weights from a caffemodel, as real Caffe reads it into the net of ``prototxt``
+    (``labkit.caffe.read_caffemodel`` gives the file's NetParameter instead)."""
     return get_weights(load_net(prototxt, path))
 
 
-def write_caffemodel(path: str | os.PathLike, prototxt: str | os.PathLike, weights: dict) -> Path:
-    """Write canonical ``weights`` as a caffemodel with real Caffe's ``Net.save``."""
+def save_caffemodel(path: str | os.PathLike, prototxt: str | os.PathLike, weights: dict) -> Path:
+    """Write canonical ``weights`` as a caffemodel with real Caffe's ``Net.save``, through the
+    net of ``prototxt`` (``labkit.caffe.write_caffemodel`` writes a NetParameter it is given)."""
     net = load_net(prototxt, weights)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
