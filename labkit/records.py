@@ -57,8 +57,9 @@ def record(toolkit: str, metric: str, value: float, unit: str, *, device: str | 
     ``device`` is what the run used ('cpu', 'cuda:0', ...). ``threads`` is the thread count
     the toolkit used, if you know it (``torch.get_num_threads()``); the record also keeps
     os.cpu_count(), the usable CPUs and the OMP/MKL/OpenBLAS thread variables. Toolkit
-    versions come from ``versions`` or, without importing anything, from the loaded module
-    or the installed metadata. ``extra`` keyword arguments (batch_size=64, ...) are stored
+    versions come from ``versions`` or, without importing anything, from the loaded modules
+    or the installed metadata (``toolkits.versions_for``: a comparison row's modules, e.g.
+    keras and its backend). ``extra`` keyword arguments (batch_size=64, ...) are stored
     as they are. ``quick`` says which mode produced the figure (None: ask ``quick_mode()``).
     The line is written with one ``write`` on a file opened for appending
     (under an advisory lock where the OS has one), so concurrent runs never interleave.
@@ -76,7 +77,7 @@ def record(toolkit: str, metric: str, value: float, unit: str, *, device: str | 
     rec = {
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "toolkit": toolkit,
-        "versions": versions if versions is not None else {toolkit: toolkits.version_of(toolkit)},
+        "versions": versions if versions is not None else toolkits.versions_for(toolkit),
         "metric": metric, "value": value, "unit": unit, "device": device,
         "cpu": m["cpu"],
         "threads": {"used": threads, "cpu_count": m["threads"], "usable": m["usable_threads"],
@@ -153,8 +154,9 @@ DEFAULT_COLUMNS = ["time", "toolkit", "version", "metric", "value", "unit", "dev
 
 
 def _cell(rec: dict, column: str) -> str:
-    if column == "version":
-        return str((rec.get("versions") or {}).get(rec.get("toolkit")) or "")
+    if column == "version":       # the toolkit's own, else every version recorded (keras / backend)
+        versions = rec.get("versions") or {}
+        return str(versions.get(rec.get("toolkit")) or " / ".join(str(v) for v in versions.values() if v))
     v = rec.get(column)
     if column == "time" and isinstance(v, str):
         return v.replace("T", " ")[:16]

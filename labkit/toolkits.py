@@ -212,3 +212,9 @@ def version_of(name: str) -> str | None:
         module = name
     loaded = sys.modules.get(module)
     return getattr(loaded, "__version__", None) or dist_version(module)
+
+
+def versions_for(name: str) -> dict[str, str | None]:
+    """``{module: version}`` for a toolkit or a comparison row (its ``shown`` modules), no import."""
+    modules = ENTRIES[name].shown if name in ENTRIES else (name,)
+    return {m: version_of(m) for m in modules}

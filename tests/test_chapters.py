@@ -1,8 +1,10 @@
-"""Every toolkit's LeNet, as its chapter writes it, against the NumPy reference.
+"""labkit.chapters: every toolkit's LeNet, as its chapter writes it, against the NumPy reference;
+reading tagged cells; finding the notebooks; running a chapter's function in another process.
 
-The chapter's own `lenet`-tagged cells run in a fresh process per toolkit (and per Keras
-backend): from the shared initial weights, probe logits must agree within 1e-4, and after
-one plain SGD step (lr 0.01) on the probe batch every parameter within 1e-5.
+The chapter's own `lenet`-tagged cells run in a fresh process per row of the comparison
+(``labkit.toolkits.ENTRIES``: a Keras backend is a row): from the shared initial weights,
+probe logits must agree within 1e-4, and after one plain SGD step (lr 0.01) on the probe
+batch every parameter within 1e-5. A new registry entry is tested here with no edit.
 """
 import json
 import os
@@ -12,27 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from labkit import chapters, lenet
+from labkit import chapters, lenet, toolkits
 
 NB = Path(__file__).resolve().parent.parent / "notebooks"
-CASES = [
-    ("10_pytorch.ipynb", {}),
-    ("11_keras.ipynb", {"KERAS_BACKEND": "tensorflow"}),
-    ("11_keras.ipynb", {"KERAS_BACKEND": "torch"}),
-    ("11_keras.ipynb", {"KERAS_BACKEND": "jax"}),
-    ("12_theano.ipynb", {}),
-    ("13_lasagne.ipynb", {}),
-    ("14_chainer.ipynb", {}),
-    ("20_caffe.ipynb", {}),
-]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("notebook,env", CASES,
-                         ids=[f"{n.split('_', 1)[1][:-6]}{'-' + e['KERAS_BACKEND'] if e else ''}" for n, e in CASES])
-def test_chapter_lenet_agrees_with_reference(notebook, env):
-    proc = subprocess.run([sys.executable, "-m", "labkit.chapters", "agreement", str(NB / notebook)],
-                          capture_output=True, text=True, env={**os.environ, **env}, timeout=580)
+@pytest.mark.parametrize("entry", list(toolkits.ENTRIES.values()), ids=list(toolkits.ENTRIES))
+def test_chapter_lenet_agrees_with_reference(entry):
+    proc = subprocess.run([sys.executable, "-m", "labkit.chapters", "agreement", str(NB / entry.notebook)],
+                          capture_output=True, text=True, env={**os.environ, **entry.env}, timeout=580)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["logits_max_diff"] <= lenet.LOGITS_ATOL, result
@@ -53,3 +45,51 @@ def test_tagged_source_errors_are_clear(tmp_path):
     nb.write_text("{not json")
     with pytest.raises(ValueError, match="not a readable notebook"):
         chapters.tagged_source(nb)
+
+
+def test_notebooks_are_found_or_the_reason_is_said(tmp_path, monkeypatch):
+    monkeypatch.delenv("LABKIT_NOTEBOOKS", raising=False)
+    assert chapters.notebooks_dir() == NB
+    assert chapters.notebooks_dir(tmp_path) == tmp_path
+    with pytest.raises(chapters.ChaptersNotFound, match="no chapter 10_pytorch.ipynb"):
+        chapters.notebook_path("10_pytorch.ipynb", tmp_path)
+    monkeypatch.setenv("LABKIT_NOTEBOOKS", str(tmp_path / "missing"))
+    with pytest.raises(chapters.ChaptersNotFound, match=r"\$LABKIT_NOTEBOOKS.*is not a folder"):
+        chapters.notebooks_dir()
+    monkeypatch.delenv("LABKIT_NOTEBOOKS")
+    monkeypatch.setattr(chapters.paths, "repo_root", lambda: None)       # as an installed labkit
+    with pytest.raises(chapters.ChaptersNotFound, match="installed on its own.*--notebooks DIR"):
+        chapters.notebooks_dir()
+
+
+def _write_nb(path, *sources, tags=("lenet",)):
+    cells = [{"cell_type": "code", "metadata": {"tags": list(tags)}, "source": s} for s in sources]
+    path.write_text(json.dumps({"cells": cells}))
+    return path
+
+
+CONTRACT_CELL = "\n".join(f"def {name}(*a):\n    return None" for name in chapters.CONTRACT)
+
+
+def test_a_chapter_function_runs_in_a_child_with_its_environment(tmp_path):
+    nb = _write_nb(tmp_path / "c.ipynb", CONTRACT_CELL,
+                   "import os\ndef report():\n    return {'backend': os.environ['KERAS_BACKEND'], "
+                   "'threads': os.environ['OMP_NUM_THREADS']}")
+    got = chapters.run_elsewhere(nb, "report", env={"KERAS_BACKEND": "jax"}, threads=3, timeout=120)
+    assert got == {"backend": "jax", "threads": "3"}
+
+
+def test_a_failing_chapter_function_says_what_it_printed(tmp_path):
+    nb = _write_nb(tmp_path / "c.ipynb", CONTRACT_CELL, "def boom():\n    raise RuntimeError('no such backend here')")
+    with pytest.raises(RuntimeError, match="exited with code 1(.|\n)*no such backend here"):
+        chapters.run_elsewhere(nb, "boom", timeout=120)
+    nb = _write_nb(tmp_path / "d.ipynb", CONTRACT_CELL, "import time\ndef hang():\n    time.sleep(60)")
+    with pytest.raises(RuntimeError, match="timed out after 3 s"):
+        chapters.run_elsewhere(nb, "hang", timeout=3)
+
+
+def test_cells_with_another_tag_load_without_the_contract(tmp_path):
+    nb = _write_nb(tmp_path / "c.ipynb", "def shared_op():\n    return 42", tags=("shared-op",))
+    assert chapters.load(nb, "shared-op", contract=())["shared_op"]() == 42
+    with pytest.raises(LookupError, match="do not define"):
+        chapters.load(nb, "shared-op")
