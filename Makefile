@@ -5,11 +5,12 @@ BIN   := $(VENV)/bin
 KERNEL := labkit
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: lab test setup kernel lock system-deps caffe doctor bench clean help
+.PHONY: lab test check setup kernel lock system-deps caffe doctor bench clean help
 
 help:
 	@echo "make lab          set up the environment (once) and start JupyterLab on notebooks/"
 	@echo "make test         set up the environment (once) and run every test and notebook (quick mode)"
+	@echo "make check        the fast tier: unit tests only (no toolkit subprocess, browser or notebook), < 2 min"
 	@echo "make doctor       print the toolkit and device table"
 	@echo "make bench        print labkit's own start-up and data-loading benchmarks"
 	@echo "make system-deps  (Debian/Ubuntu, root) OpenBLAS, offline Fashion-MNIST, Chromium"
@@ -34,6 +35,11 @@ lab: kernel
 
 test: setup
 	LABKIT_QUICK=1 $(BIN)/python -m pytest -q --nbval-lax tests notebooks
+
+# The fast tier (markers in pyproject.toml; CONTRIBUTING.md says what each means).
+FAST := not slow and not browser and not caffe_real and not notebooks
+check: setup
+	LABKIT_QUICK=1 $(BIN)/python -m pytest -q -m "$(FAST)" tests
 
 doctor: setup
 	@$(BIN)/python -m labkit doctor

@@ -70,6 +70,20 @@ def notebook_path(filename: str, notebooks: str | os.PathLike | None = None) -> 
     return path
 
 
+def notebook_for(name: str, notebooks: str | os.PathLike | None = None) -> Path:
+    """The chapter of a toolkit or comparison row, from the registry: 'theano', 'keras-jax', ..."""
+    from labkit import toolkits
+
+    if name in toolkits.ENTRIES:
+        filename = toolkits.ENTRIES[name].notebook
+    else:
+        tk = toolkits.TOOLKITS[toolkits.resolve(name)]
+        if tk.chapter is None:
+            raise ChaptersNotFound(f"{tk.name} has no chapter of its own yet")
+        filename = tk.chapter
+    return notebook_path(filename, notebooks)
+
+
 def tagged_source(notebook: str | Path, tag: str | tuple[str, ...] = TAG) -> str:
     """The code of every cell tagged ``tag`` (or any of several tags), in notebook order, with
     IPython-only lines removed."""

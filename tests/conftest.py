@@ -9,6 +9,13 @@ import threading
 import pytest
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every nbval item (a chapter's cell) carries the ``notebooks`` marker, so tiers can leave them out."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.notebooks)
+
+
 @pytest.fixture
 def isolated_data(tmp_path, monkeypatch):
     """A fresh, empty ``$LABKIT_CACHE`` under tmp_path; no data variables from the caller leak in."""

@@ -22,7 +22,7 @@ from figure1 import figure1
 
 # Caffe hangs rather than fails on some misuse (two live solvers sharing an LMDB reader):
 # a hang must fail these tests soon, not at the suite's 900 s timeout.
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.caffe_real, pytest.mark.slow]
 
 BATCH = 64
 N_DIGITS = 320          # five batches

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "50_playground.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
