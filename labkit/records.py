@@ -193,6 +193,10 @@ def write_results(toolkit: str, *, train=None, infer: dict | None = None, test_a
     """
     from labkit import lenet
 
+    clash = {"batch_size", "metric", "value", "unit"} & set(common)
+    if clash:
+        raise ValueError(f"write_results() sets {', '.join(sorted(clash))} itself (pass batch_size= as its "
+                         "own argument: the training batch); remove it from the common fields")
     written = []
     rec = lambda metric, value, unit, **extra: written.append(  # noqa: E731
         record(toolkit, metric, value, unit, path=path, quick=quick, **common, **extra))

@@ -4,7 +4,9 @@ reading tagged cells; finding the notebooks; running a chapter's function in ano
 The chapter's own `lenet`-tagged cells run in a fresh process per row of the comparison
 (``labkit.toolkits.ENTRIES``: a Keras backend is a row): from the shared initial weights,
 probe logits must agree within 1e-4, and after one plain SGD step (lr 0.01) on the probe
-batch every parameter within 1e-5. A new registry entry is tested here with no edit.
+batch every parameter within 1e-5, and the same after a few steps of the chapter's
+``make_train_step`` against Caffe's rule (``lenet.caffe_sgd``). A new registry entry is
+tested here with no edit.
 """
 import json
 import os
@@ -30,6 +32,8 @@ def test_chapter_lenet_agrees_with_reference(entry):
     assert result["logits_max_diff"] <= lenet.LOGITS_ATOL, result
     bad = {k: v for k, v in result["step_max_diff"].items() if not v <= lenet.STEP_ATOL}
     assert not bad, f"after one SGD step: {bad}"
+    bad = {k: v for k, v in result["train_step_max_diff"].items() if not v <= lenet.STEP_ATOL}
+    assert not bad, f"after {chapters.TRAIN_CHECK_STEPS} steps of make_train_step (Caffe's SGD, lenet.caffe_sgd): {bad}"
 
 
 def test_tagged_source_errors_are_clear(tmp_path):

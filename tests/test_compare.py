@@ -23,6 +23,7 @@ def quick(tmp_path_factory):
     return out, path
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_quick_run_covers_every_installed_toolkit(quick):
     out, path = quick
@@ -45,6 +46,7 @@ METRICS = {"train_images_per_s", "infer_images_per_s@1", "infer_images_per_s@256
            "peak_memory_mib", "test_accuracy", "train_wall_s", "lines_of_code", "installed_mb", "gpu_support"}
 
 
+@pytest.mark.slow
 def test_records_round_trip(quick):
     out, path = quick
     raw = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -69,6 +71,7 @@ def test_records_round_trip(quick):
             assert row[2] == tables.num(r.values[row[0]]["train_images_per_s"])
 
 
+@pytest.mark.slow
 def test_accuracy_after_the_budget_clears_the_floor(quick):
     out, path = quick
     r = compare.load_run(path)
@@ -77,6 +80,7 @@ def test_accuracy_after_the_budget_clears_the_floor(quick):
         assert r.values[name]["test_accuracy"] >= floor, (name, r.values[name]["test_accuracy"], floor)
 
 
+@pytest.mark.slow
 def test_agreement_matrix_within_tolerance(quick):
     out, path = quick
     r = compare.load_run(path)
@@ -143,3 +147,28 @@ def test_unknown_toolkit_is_named():
 def test_load_run_without_records_says_what_to_do(tmp_path):
     with pytest.raises(LookupError, match="labkit compare --quick"):
         compare.load_run(tmp_path / "none.jsonl")
+
+
+@pytest.mark.parametrize("threads", [0, -2, 1.5])
+def test_a_thread_count_below_one_is_refused(threads, tmp_path):
+    with pytest.raises(ValueError, match="threads must be a positive whole number"):
+        compare.run(["pytorch"], quick=True, threads=threads, records=tmp_path)
+    with pytest.raises(SystemExit):
+        compare.main(["--toolkits", "pytorch", "--threads", "0", "--records", str(tmp_path)])
+    assert not (tmp_path / "records.jsonl").exists()
+
+
+def test_an_unwritable_records_place_fails_before_any_work(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OSError, match="cannot write run records"):
+        compare.run(["pytorch"], quick=True, records=blocker / "sub" / "records.jsonl")
+
+
+def test_without_the_notebooks_it_says_so(tmp_path, monkeypatch):
+    monkeypatch.delenv("LABKIT_NOTEBOOKS", raising=False)
+    with pytest.raises(LookupError, match="no chapter 10_pytorch.ipynb"):
+        compare.run(["pytorch"], quick=True, notebooks=tmp_path, records=tmp_path)
+    monkeypatch.setattr("labkit.chapters.paths.repo_root", lambda: None)      # an installed labkit
+    with pytest.raises(LookupError, match="installed on its own"):
+        compare.run(["pytorch"], quick=True, records=tmp_path)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.timeout(300)
+# every test starts a fresh interpreter that imports a legacy toolkit
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 
 def run(code: str, hook: bool = False, **env) -> subprocess.CompletedProcess:

@@ -36,10 +36,10 @@ def _run_child(entry: Entry, proto: Protocol, threads: int, out: Path, notebooks
     spec = out / f"{entry.name}.spec.json"
     spawned = time.time()
     spec.write_text(json.dumps({"name": entry.name, "protocol": proto.name, "out": str(out),
-                                "notebooks": str(notebooks), "spawned": spawned}))
+                                "spawned": spawned}))
+    env = child.toolkit_env({**entry.env, "LABKIT_NOTEBOOKS": str(notebooks)}, threads)
     outcome = child.run(entry.name, ["-m", "labkit.compare.worker", str(spec)], out / f"{entry.name}.json",
-                        env=child.toolkit_env(entry.env, threads), timeout=proto.timeout, show=show,
-                        cwd=notebooks.parent)
+                        env=env, timeout=proto.timeout, show=show, cwd=notebooks.parent)
     return outcome.result if outcome.ok else {"name": entry.name, "error": outcome.error()}
 
 
@@ -117,15 +117,16 @@ def run(toolkits=None, *, quick: bool | None = None, threads: int | None = None,
 
 
 def _writable(path) -> None:
-    """Fail before any work when the records cannot be written there (a clear OSError)."""
+    """Fail before any work when the records cannot be written there (a clear OSError).
+    Opening the file for appending is the test: it creates the file if need be, and no more."""
     target = records_path(path)
-    folder = target.parent
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not os.access(probe, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise OSError(f"cannot write run records to {target}: {probe} is not writable. Pass --records "
-                      "with a writable file or folder, or set LABKIT_RUNS.")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "ab"):
+            pass
+    except OSError as err:
+        raise OSError(f"cannot write run records to {target} ({err.strerror or err}). Pass --records "
+                      "with a writable file or folder, or set LABKIT_RUNS.") from None
 
 
 def _record_one(entry: Entry, res: dict, proto: Protocol, notebooks: Path, common: dict) -> None:

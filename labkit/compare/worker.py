@@ -64,7 +64,7 @@ def main(spec_path: str) -> int:
 
     child.say(f"{name}: importing and running the chapter's lenet cells")
     t0 = time.time()
-    ns = chapters.load(Path(spec["notebooks"]) / entry.notebook)
+    ns = chapters.load(chapters.notebook_path(entry.notebook))    # $LABKIT_NOTEBOOKS, set by the parent
     t_loaded = time.time()
     build, load, export, predict = (ns[k] for k in ("build_lenet", "load_canonical", "export_canonical",
                                                     "predict_logits"))
