@@ -5,7 +5,7 @@
     >>> device.table(["torch"])          # only the toolkits a chapter uses
     >>> print(device.report_text())      # what ``python -m labkit doctor`` prints
 
-The table is written once. Each toolkit in the registry (``labkit.registry.TOOLKITS``)
+The table is written once. Each toolkit in the registry (``labkit.toolkits.TOOLKITS``)
 carries small questions about its imported module (``labkit.probes``): which GPUs it sees,
 which CUDA and cuDNN it reports, and a short note. The machine section comes from
 ``labkit.machine``. A toolkit that is not installed gives a row saying so; one

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labkit import settings
+from labkit import settings, tables
 from labkit.data import files, registry
 from labkit.data.registry import DATASETS, DatasetSpec, SourceFailed, spec
 from labkit.data.sources import mirror_urls, sample_path
@@ -61,7 +61,7 @@ def status_text(name: str) -> str:
     rows = _survey(sp)
     lines = [f"{sp.name} ({sp.title}):"]
     for r in rows:
-        size = f", {r['bytes'] / 1e6:.1f} MB" if r["bytes"] else ""
+        size = tables.megabytes(r["bytes"])
         lines.append(f"  {r['source']:13s} {r['state']}{size}  {r['where']}")
     first = next((r for r in rows if r["ready"]), None)
     if first is None:
