@@ -130,7 +130,8 @@ def _pool(x):
 
 
 def _pool_backward(x, dout):
-    """Route each window's gradient to its (first) maximum; exact ties are vanishingly rare."""
+    """Route each window's gradient to its first maximum, as Caffe does. Ties are common here:
+    with no nonlinearity after conv1, a window over blank background holds four equal values."""
     n, c, h, w = x.shape
     win = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
     onehot = np.eye(4)[win.argmax(axis=-1)] * dout[..., None]
