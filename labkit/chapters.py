@@ -28,6 +28,7 @@ Where the notebooks are: ``notebooks_dir()`` looks at an explicit folder, then
 from __future__ import annotations
 
 import json
+import linecache
 import os
 import sys
 import tempfile
@@ -111,7 +112,11 @@ def load(notebook: str | Path, tag: str | tuple[str, ...] = TAG, contract: tuple
     (the LeNet contract by default; pass ``()`` for cells that define something else)."""
     source = tagged_source(notebook, tag)
     namespace: dict = {"__name__": f"labkit_chapter_{Path(notebook).stem}"}
-    exec(compile(source, f"{notebook}[{tag} cells]", "exec"), namespace)
+    tags = (tag,) if isinstance(tag, str) else tuple(tag)
+    filename = f"{notebook}[{'+'.join(tags)} cells]"    # no spaces or commas: some tools parse it
+    # so tracebacks, inspect.getsource and TensorFlow's AutoGraph can read the cells' code
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    exec(compile(source, filename, "exec"), namespace)
     missing = [name for name in contract if not callable(namespace.get(name))]
     if missing:
         raise LookupError(f"{Path(notebook).name}: its {tag!r} cells do not define {missing}")

@@ -1,4 +1,4 @@
-"""Shims that let the 2015-2020 toolkits (Theano, Lasagne, Chainer) run on today's stack.
+"""Shims that let the 2015-2020 toolkits (Theano, Lasagne, Chainer, MXNet) run on today's stack.
 
 One call, ``apply()``, arms every shim and is safe to call any number of times. In the
 workbook's environment you never need to call it: ``make lab``/``make test`` install a
@@ -8,8 +8,8 @@ start-up hook (``python -m labkit compat --install-hook``) that calls it the mom
 =====================  ===============================================================
 shim                   why it is needed
 =====================  ===============================================================
-numpy-aliases          Theano-PyMC 1.1.2 and Chainer 7 use ``np.bool``, ``np.int`` ...,
-                       removed in NumPy 1.24.
+numpy-aliases          Theano-PyMC 1.1.2, Chainer 7 and MXNet 1.9 use ``np.bool``,
+                       ``np.int`` ..., removed in NumPy 1.24.
 numpy-distutils        Chainer's start-up check imports ``numpy.distutils``, which needs
                        ``distutils.msvccompiler``; setuptools >= 74 replaces the
                        standard ``distutils`` with a copy that lacks it.
@@ -172,7 +172,7 @@ def apply() -> dict[str, str]:
     imported; those that patch a toolkit run just after it is imported.
     """
     numpy_aliases()
-    theano_blas()
+    _hook.before_import("theano", theano_blas)       # its link probe costs 0.5 s: only for Theano
     _hook.before_import("chainer", numpy_distutils)
     _hook.after_import("theano", theano_legacy_names)
     return STATUS

@@ -64,7 +64,7 @@ TOOLKITS: dict[str, Toolkit] = {
                  "--index-url https://download.pytorch.org/whl/cu126). The workbook's "
                  "requirements.lock pins the CPU build."),
     "tensorflow": _tk(
-        "TensorFlow", "tensorflow", ("tf",), probes.TENSORFLOW, chapter="11_keras.ipynb",
+        "TensorFlow", "tensorflow", ("tf",), probes.TENSORFLOW, chapter="15_tensorflow.ipynb",
         gpu_hint="pip install 'tensorflow[and-cuda]' (Linux; on Windows use WSL2: native "
                  "Windows GPU support ended with TensorFlow 2.10). tensorflow-cpu never sees a GPU."),
     "keras": _tk(
@@ -85,13 +85,13 @@ TOOLKITS: dict[str, Toolkit] = {
         "Chainer", "chainer", (), probes.CHAINER, chapter="14_chainer.ipynb", compat=True,
         gpu_hint="Chainer uses CuPy for the GPU: pip install cupy-cuda12x (matching your CUDA)."),
     "mxnet": _tk(
-        "MXNet", "mxnet", (), probes.MXNET,
-        gpu_hint="MXNet is retired; its last CUDA wheels (mxnet-cu112) need CUDA 11.2.",
-        optional="retired (Apache Attic, 2023): optional here"),
+        "MXNet", "mxnet", (), probes.MXNET, chapter="16_mxnet.ipynb", compat=True,
+        # retired: the ASF board retired it on 2023-09-20, in the Apache Attic since 2024-02-14;
+        # 1.9.1 (2022) is its last release, installed by the two commands like every toolkit here
+        gpu_hint="MXNet is retired (Apache Attic, 2023); its last CUDA wheels (mxnet-cu112) need CUDA 11.2."),
     "paddle": _tk(
-        "PaddlePaddle", "paddle", ("paddlepaddle",), probes.PADDLE,
-        gpu_hint="pip install paddlepaddle-gpu (see paddlepaddle.org.cn for the CUDA variants).",
-        optional="optional"),
+        "PaddlePaddle", "paddle", ("paddlepaddle",), probes.PADDLE, chapter="17_paddle.ipynb",
+        gpu_hint="pip install paddlepaddle-gpu (see paddlepaddle.org.cn for the CUDA variants)."),
     "caffe": _tk(
         "Caffe (pycaffe)", "caffe", ("pycaffe",), probes.CAFFE, chapter="20_caffe.ipynb",
         gpu_hint="Caffe uses a GPU only when built from source with CUDA.",
@@ -128,19 +128,28 @@ ENTRIES: dict[str, Entry] = {e.name: e for e in (
           ("torchvision", "pretrained vision models (torchvision.models)"), ("torch",), ("torch",)),
     Entry("keras-tensorflow", "11_keras.ipynb", {"KERAS_BACKEND": "tensorflow"}, "keras",
           ("keras", "tensorflow"), ("keras", "tensorflow-cpu|tensorflow"), _KERAS_APPS,
-          ("keras", "tensorflow"), ("keras", "tensorflow", "tf")),
+          ("keras", "tensorflow"), ("keras",)),
     Entry("keras-torch", "11_keras.ipynb", {"KERAS_BACKEND": "torch"}, "keras",
           ("keras", "torch"), ("keras", "torch"), _KERAS_APPS, ("keras", "torch")),
     Entry("keras-jax", "11_keras.ipynb", {"KERAS_BACKEND": "jax"}, "keras",
           ("keras", "jax"), ("keras", "jax", "jaxlib"), _KERAS_APPS, ("keras", "jax"), ("jax",)),
+    Entry("tensorflow", "15_tensorflow.ipynb", {}, "tensorflow", ("tensorflow",), ("tensorflow-cpu|tensorflow",),
+          ("tensorflow_hub", "pretrained SavedModels (TF Hub, now hosted on Kaggle Models)"), ("tensorflow",),
+          ("tf",)),
     Entry("theano", "12_theano.ipynb", {}, "theano", ("theano",), ("theano-pymc",), (), ("theano",)),
     Entry("lasagne", "13_lasagne.ipynb", {}, "lasagne", ("lasagne", "theano"), ("lasagne", "theano-pymc"),
           (None, "no package: its model zoo, Lasagne/Recipes, is a repository of scripts and pickles"),
           ("lasagne", "theano")),
     Entry("chainer", "14_chainer.ipynb", {}, "chainer", ("chainer",), ("chainer",),
           ("chainercv", "pretrained vision models (ChainerCV)"), ("chainer",)),
+    Entry("mxnet", "16_mxnet.ipynb", {}, "mxnet", ("mxnet",), ("mxnet",),
+          ("mxnet.gluon.model_zoo", "pretrained vision models (gluon.model_zoo.vision; GluonCV has more)"),
+          ("mxnet",)),
     Entry("caffe-style", "20_caffe.ipynb", {}, "torch", ("torch", "google.protobuf"), ("torch", "protobuf"),
           ("labkit.caffe", "reads .caffemodel files, so the Caffe Model Zoo's weights"), ("torch",), ("caffe",)),
+    Entry("paddle", "17_paddle.ipynb", {}, "paddle", ("paddle",), ("paddlepaddle",),
+          ("paddle.vision.models", "vision models with pretrained weights (paddle.vision.models, inside the wheel)"),
+          ("paddle",), ("paddlepaddle",)),
 )}
 
 

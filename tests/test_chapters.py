@@ -59,8 +59,8 @@ def test_notebooks_are_found_or_the_reason_is_said(tmp_path, monkeypatch):
         chapters.notebook_path("10_pytorch.ipynb", tmp_path)
     assert chapters.notebook_for("theano") == chapters.notebook_for("Theano-PyMC") == NB / "12_theano.ipynb"
     assert chapters.notebook_for("keras-jax") == NB / "11_keras.ipynb"
-    with pytest.raises(chapters.ChaptersNotFound, match="MXNet has no chapter"):
-        chapters.notebook_for("mxnet")
+    with pytest.raises(chapters.ChaptersNotFound, match="ONNX Runtime has no chapter"):
+        chapters.notebook_for("onnxruntime")
     monkeypatch.setenv("LABKIT_NOTEBOOKS", str(tmp_path / "missing"))
     with pytest.raises(chapters.ChaptersNotFound, match=r"\$LABKIT_NOTEBOOKS.*is not a folder"):
         chapters.notebooks_dir()

@@ -31,7 +31,7 @@ def last_line(proc):
 
 def test_theano_fails_on_numpy_126_without_the_aliases():
     proc = run("import theano")
-    assert proc.returncode != 0 and "np.bool" in proc.stderr or "'bool'" in last_line(proc)
+    assert proc.returncode != 0 and ("np.bool" in proc.stderr or "'bool'" in last_line(proc))
 
 
 def test_numpy_aliases_let_theano_import():
@@ -219,3 +219,34 @@ def test_install_startup_hook_writes_a_pth_that_arms_without_importing_toolkits(
         print("ok")
     """, hook=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_mxnet_fails_on_numpy_126_without_the_aliases():
+    proc = run("import mxnet")
+    assert proc.returncode != 0 and "has no attribute 'bool'" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_numpy_aliases_let_mxnet_import_and_take_a_gradient():
+    proc = run("""
+        from labkit import compat
+        compat.numpy_aliases()
+        import mxnet as mx
+        from mxnet import autograd, nd
+        x = nd.array([[1.0, 2.0], [3.0, 4.0]])
+        x.attach_grad()
+        with autograd.record():
+            y = (x * x).sum()
+        y.backward()
+        assert (x.grad.asnumpy() == 2 * x.asnumpy()).all()
+        print(mx.__version__)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1.9.1"
+
+
+@pytest.mark.skipif(not (Path(sysconfig.get_paths()["purelib"]) / "labkit_compat.pth").exists(),
+                    reason="the start-up hook is installed by `make setup` into the workbook's .venv")
+def test_startup_hook_makes_a_plain_import_mxnet_work():
+    proc = run("import mxnet, numpy; print(mxnet.nd.ones((2, 2)).sum().asscalar(), numpy.bool is bool)", hook=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "4.0 True"

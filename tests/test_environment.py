@@ -92,3 +92,47 @@ def test_installed_versions_match_lock():
 def test_pip_check_is_clean():
     proc = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --- four toolkits with native runtimes of their own, in one process -------------------------
+
+#: A tiny operation per toolkit: a 64x64 matrix product of ones, summed (64 ** 3 = 262144).
+#: MXNet also runs a convolution, its oneDNN path.
+_TINY_OPS = {
+    "mxnet": "float(mxnet.nd.dot(mxnet.nd.ones((64, 64)), mxnet.nd.ones((64, 64))).sum().asscalar())"
+             " + 0 * float(mxnet.nd.Convolution(mxnet.nd.ones((1, 1, 8, 8)), mxnet.nd.ones((2, 1, 3, 3)),"
+             " no_bias=True, kernel=(3, 3), num_filter=2).sum().asscalar())",
+    "paddle": "float(paddle.matmul(paddle.ones([64, 64]), paddle.ones([64, 64])).sum().item())",
+    "torch": "float((torch.ones(64, 64) @ torch.ones(64, 64)).sum())",
+    "tensorflow": "float(tf.reduce_sum(tf.matmul(tf.ones((64, 64)), tf.ones((64, 64)))))",
+}
+_AS = {"tensorflow": "tensorflow as tf"}
+_TF_BEFORE_PADDLE = (
+    "importing paddle after tensorflow crashes (SIGSEGV while libpaddle.so registers its operators: "
+    "its protobuf calls resolve to the protobuf TensorFlow loaded first); paddle before tensorflow works")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("order", [
+    ("mxnet", "paddle", "torch", "tensorflow"),       # MXNet's OpenBLAS, oneDNN and libgomp first
+    ("paddle", "mxnet", "tensorflow", "torch"),       # Paddle's libiomp5, oneDNN and MKL first
+    ("torch", "paddle", "tensorflow", "mxnet"),       # PyTorch's libgomp first, MXNet last
+    pytest.param(("tensorflow", "torch", "mxnet", "paddle"),
+                 marks=pytest.mark.xfail(strict=True, reason=_TF_BEFORE_PADDLE)),
+], ids="-".join)
+def test_mxnet_paddle_torch_tensorflow_share_one_process(order):
+    """MXNet and Paddle bundle their own OpenMP, BLAS and oneDNN (MKL-DNN), as PyTorch and
+    TensorFlow do: every toolkit must still compute after all four are imported, in this order."""
+    lines = ["from labkit import compat", "compat.numpy_aliases()   # MXNet 1.9 on NumPy 1.26"]
+    lines += [f"import {_AS.get(name, name)}" for name in order]
+    lines += [f"print({name!r}, {_TINY_OPS[name]})" for name in order]
+    import os
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "OMP_NUM_THREADS": "2"}
+    proc = subprocess.run([sys.executable, "-W", "ignore", "-c", "\n".join(lines)],
+                          capture_output=True, text=True, timeout=280, env=env)
+    assert proc.returncode == 0, f"exit code {proc.returncode}:\n{proc.stderr[-3000:]}"
+    words = [line.split() for line in proc.stdout.splitlines()]
+    results = dict(w for w in words if w and w[0] in order)
+    assert results == {name: str(64.0 ** 3) for name in order}, proc.stdout

@@ -32,7 +32,7 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
 fi
 
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
-echo "setup: installing the pinned environment (first time: a few minutes, about 4.5 GB)"
+echo "setup: installing the pinned environment (first time: a few minutes, about 5 GB)"
 # The build tools first: chainer and lasagne are source distributions built against them.
 "${PIP[@]}" install -q $(grep -E '^(setuptools|wheel)==' requirements.lock)
 "${PIP[@]}" install -q --no-build-isolation -r requirements.lock
