@@ -3,7 +3,7 @@
 ``python -m labkit compat --install-hook`` writes ``labkit_compat.pth`` into the
 environment; Python runs its one line at every start, which calls :func:`install`. Nothing
 heavy happens here: ``labkit.compat`` is imported only when a toolkit the registry marks as
-needing it (``compat=True``: Theano, Lasagne, Chainer, MXNet) is imported. ``LABKIT_NO_COMPAT=1`` turns this off
+needing it (``compat=True``: Theano, Lasagne, Chainer, MXNet, Paddle) is imported. ``LABKIT_NO_COMPAT=1`` turns this off
 (the tests use it to show what fails without the shims).
 
 The chain is one-way: this module uses ``labkit._hook`` (the mechanism) and ``labkit.compat``

@@ -19,6 +19,8 @@ theano-blas            Theano's BLAS auto-detection also imports ``numpy.distuti
 theano-legacy-names    Lasagne 0.1 (2015) uses ``theano.tensor.signal.downsample``,
                        ``theano.sandbox.rng_mrg.MRG_RandomStreams`` and ``theano.gof``,
                        renamed since.
+paddle-after-          PaddlePaddle 3.3 crashes a process that already loaded TensorFlow;
+tensorflow             the import is refused with an ImportError saying what to do.
 =====================  ===============================================================
 """
 from __future__ import annotations
@@ -165,6 +167,22 @@ def theano_legacy_names(theano) -> None:
         "theano.sandbox.rng_mrg.MRG_RandomStreams, theano.gof")
 
 
+def paddle_after_tensorflow() -> None:
+    """A clear ImportError instead of a crash: PaddlePaddle 3.3 imported into a process that has
+    already loaded TensorFlow dies (SIGSEGV) while ``libpaddle.so`` registers its operators,
+    because its protobuf calls resolve to the protobuf TensorFlow loaded first. Paddle first,
+    TensorFlow second works."""
+    if "tensorflow" in sys.modules and "paddle" not in sys.modules:
+        _hook.before_import("paddle", paddle_after_tensorflow)       # refuse the next try too
+        STATUS["paddle-after-tensorflow"] = "refused an import of paddle after tensorflow"
+        raise ImportError(
+            "paddle cannot be imported in a process that has already imported tensorflow: PaddlePaddle "
+            "3.3 would crash the process (its protobuf collides with TensorFlow's). Restart the kernel "
+            "and import paddle before tensorflow, or run them in separate processes (as the "
+            "comparison does).")
+    STATUS.setdefault("paddle-after-tensorflow", "nothing to do")
+
+
 def apply() -> dict[str, str]:
     """Arm every shim. Idempotent; returns ``STATUS``.
 
@@ -175,12 +193,13 @@ def apply() -> dict[str, str]:
     _hook.before_import("theano", theano_blas)       # its link probe costs 0.5 s: only for Theano
     _hook.before_import("chainer", numpy_distutils)
     _hook.after_import("theano", theano_legacy_names)
+    _hook.before_import("paddle", paddle_after_tensorflow)
     return STATUS
 
 
 def report() -> list[tuple[str, str]]:
     """(shim, what it did) for every shim, in a fixed order, for a notebook or the doctor."""
-    names = ["numpy-aliases", "numpy-distutils", "theano-blas", "theano-legacy-names"]
+    names = ["numpy-aliases", "numpy-distutils", "theano-blas", "theano-legacy-names", "paddle-after-tensorflow"]
     return [(n, STATUS.get(n, "armed; runs when its toolkit is imported")) for n in names]
 
 

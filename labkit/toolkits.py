@@ -90,7 +90,7 @@ TOOLKITS: dict[str, Toolkit] = {
         # 1.9.1 (2022) is its last release, installed by the two commands like every toolkit here
         gpu_hint="MXNet is retired (Apache Attic, 2023); its last CUDA wheels (mxnet-cu112) need CUDA 11.2."),
     "paddle": _tk(
-        "PaddlePaddle", "paddle", ("paddlepaddle",), probes.PADDLE, chapter="17_paddle.ipynb",
+        "PaddlePaddle", "paddle", ("paddlepaddle",), probes.PADDLE, chapter="17_paddle.ipynb", compat=True,
         gpu_hint="pip install paddlepaddle-gpu (see paddlepaddle.org.cn for the CUDA variants)."),
     "caffe": _tk(
         "Caffe (pycaffe)", "caffe", ("pycaffe",), probes.CAFFE, chapter="20_caffe.ipynb",

@@ -179,10 +179,11 @@ def test_apply_is_idempotent_and_reports_every_shim():
     proc = run("""
         from labkit import compat, _hook
         a = dict(compat.apply()); b = dict(compat.apply())
-        import theano, lasagne, chainer
+        import theano, lasagne, chainer, paddle
         compat.apply()
         names = [n for n, _ in compat.report()]
-        assert names == ["numpy-aliases", "numpy-distutils", "theano-blas", "theano-legacy-names"]
+        assert names == ["numpy-aliases", "numpy-distutils", "theano-blas", "theano-legacy-names",
+                         "paddle-after-tensorflow"]
         assert all("armed" not in what for _, what in compat.report()), compat.report()
         assert a == b
         assert sum(isinstance(f, _hook._Finder) for f in __import__("sys").meta_path) == 1
@@ -250,3 +251,21 @@ def test_startup_hook_makes_a_plain_import_mxnet_work():
     proc = run("import mxnet, numpy; print(mxnet.nd.ones((2, 2)).sum().asscalar(), numpy.bool is bool)", hook=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "4.0 True"
+
+
+@pytest.mark.parametrize("hook", [False, True], ids=["apply", "startup-hook"])
+def test_paddle_after_tensorflow_is_a_clear_error_not_a_crash(hook):
+    """Without the guard the process dies (SIGSEGV, see tests/test_environment.py); with it, a
+    clear ImportError, twice, and TensorFlow still works."""
+    arm = "" if hook else "        from labkit import compat; compat.apply()\n"
+    proc = run(arm + """
+        import tensorflow as tf
+        for attempt in range(2):
+            try:
+                import paddle
+            except ImportError as err:
+                print("refused:", "import paddle before tensorflow" in str(err))
+        print("tensorflow", float(tf.reduce_sum(tf.ones((4, 4)))))
+    """, hook=hook, TF_CPP_MIN_LOG_LEVEL="2")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[:3] == ["refused: True", "refused: True", "tensorflow 16.0"], proc.stdout
