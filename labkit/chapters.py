@@ -85,6 +85,10 @@ def notebook_for(name: str, notebooks: str | os.PathLike | None = None) -> Path:
     return notebook_path(filename, notebooks)
 
 
+def _as_tags(tag: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (tag,) if isinstance(tag, str) else tuple(tag)
+
+
 def tagged_source(notebook: str | Path, tag: str | tuple[str, ...] = TAG) -> str:
     """The code of every cell tagged ``tag`` (or any of several tags), in notebook order, with
     IPython-only lines removed."""
@@ -95,7 +99,7 @@ def tagged_source(notebook: str | Path, tag: str | tuple[str, ...] = TAG) -> str
         raise FileNotFoundError(f"no notebook at {path}") from None
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not a readable notebook (line {err.lineno}: {err.msg})") from None
-    tags = (tag,) if isinstance(tag, str) else tuple(tag)
+    tags = _as_tags(tag)
     cells = [c for c in nb.get("cells", [])
              if c.get("cell_type") == "code" and set(tags) & set(c.get("metadata", {}).get("tags", []))]
     if not cells:
@@ -112,7 +116,7 @@ def load(notebook: str | Path, tag: str | tuple[str, ...] = TAG, contract: tuple
     (the LeNet contract by default; pass ``()`` for cells that define something else)."""
     source = tagged_source(notebook, tag)
     namespace: dict = {"__name__": f"labkit_chapter_{Path(notebook).stem}"}
-    tags = (tag,) if isinstance(tag, str) else tuple(tag)
+    tags = _as_tags(tag)
     filename = f"{notebook}[{'+'.join(tags)} cells]"    # no spaces or commas: some tools parse it
     # so tracebacks, inspect.getsource and TensorFlow's AutoGraph can read the cells' code
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
