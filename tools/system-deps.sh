@@ -3,9 +3,13 @@
 #   libopenblas-dev        fast BLAS for Theano (labkit.compat links it when it can)
 #   dataset-fashion-mnist  the full Fashion-MNIST, offline, under /usr/share/datasets
 #   chromium               the headless browser for the playground's browser test
+#   graphviz               draws the toolkits' graphs (Theano's pydotprint, Chainer's and PyTorch's)
+#   nodejs, npm            the ConvNetJS chapter's Node process (npm only where Node came without it)
 # Nothing here is required to run the notebooks; the tests under CI expect all of it.
 set -euo pipefail
-PKGS=(libopenblas-dev dataset-fashion-mnist chromium)
+PKGS=(libopenblas-dev dataset-fashion-mnist chromium graphviz nodejs)
+# NodeSource's nodejs package carries npm itself and conflicts with Debian's npm
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "system-deps: not a Debian or Ubuntu system; install the equivalents of: ${PKGS[*]}" >&2
     exit 0
