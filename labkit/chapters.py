@@ -157,11 +157,26 @@ def agreement(namespace: dict) -> dict:
         step(x, y, lr)
     trained = namespace["export_canonical"](model)
     want = lenet.caffe_sgd(lenet.initial_weights(), x, y, lenet.FULL, lrs)
+    w0 = lenet.initial_weights()
     return {
         "logits_max_diff": lenet.max_abs_diff(logits, ref["logits"]),
         "step_max_diff": {k: lenet.max_abs_diff(after[k], ref["step"][k]) for k in lenet.PARAM_SHAPES},
         "train_step_max_diff": {k: lenet.max_abs_diff(trained[k], want[k]) for k in lenet.PARAM_SHAPES},
+        "step_rel_diff": {k: update_error(w0[k], after[k], ref["step"][k]) for k in lenet.PARAM_SHAPES},
+        "train_step_rel_diff": {k: update_error(w0[k], trained[k], want[k]) for k in lenet.PARAM_SHAPES},
     }
+
+
+def update_error(before, got, want) -> float:
+    """How far an update (``got - before``) is from the reference's (``want - before``), as a
+    fraction of the reference's largest change: a gradient 10% off gives about 0.1 however
+    small the step, where an absolute bound on the weights cannot tell."""
+    import numpy as np
+
+    before = np.asarray(before, np.float64)
+    change = np.abs(np.asarray(want, np.float64) - before).max()
+    miss = np.abs(np.asarray(got, np.float64) - np.asarray(want, np.float64)).max()
+    return float(miss / change) if change > 0 else float(miss)
 
 
 def run_elsewhere(notebook: str | Path, function: str, *, tags: tuple[str, ...] = (TAG,),

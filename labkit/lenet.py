@@ -31,6 +31,9 @@ import numpy as np
 #: Tolerances every chapter is held to (float32 toolkits against the float64 reference).
 LOGITS_ATOL = 1e-4
 STEP_ATOL = 1e-5
+#: Each parameter's update, too, within this fraction of the reference's update: a gradient
+#: 10% off fails it however small the step, where the absolute bound stops seeing it.
+STEP_RTOL = 1e-2
 #: The plain SGD step the agreement check takes on the probe batch.
 PROBE_LR = 0.01
 #: The seed of the shared initial weights.

@@ -5,8 +5,9 @@ The chapter's own `lenet`-tagged cells run in a fresh process per row of the com
 (``labkit.toolkits.ENTRIES``: a Keras backend is a row): from the shared initial weights,
 probe logits must agree within 1e-4, and after one plain SGD step (lr 0.01) on the probe
 batch every parameter within 1e-5, and the same after a few steps of the chapter's
-``make_train_step`` against Caffe's rule (``lenet.caffe_sgd``). A new registry entry is
-tested here with no edit.
+``make_train_step`` against Caffe's rule (``lenet.caffe_sgd``); each parameter's update
+also within 1% of the reference's (``lenet.STEP_RTOL``), which an absolute bound cannot
+promise for small updates. A new registry entry is tested here with no edit.
 """
 import json
 import os
@@ -34,6 +35,24 @@ def test_chapter_lenet_agrees_with_reference(entry):
     assert not bad, f"after one SGD step: {bad}"
     bad = {k: v for k, v in result["train_step_max_diff"].items() if not v <= lenet.STEP_ATOL}
     assert not bad, f"after {chapters.TRAIN_CHECK_STEPS} steps of make_train_step (Caffe's SGD, lenet.caffe_sgd): {bad}"
+    for key in ("step_rel_diff", "train_step_rel_diff"):
+        bad = {k: v for k, v in result[key].items() if not v <= lenet.STEP_RTOL}
+        assert not bad, f"{key}: the update differs from the reference's by more than {lenet.STEP_RTOL:.0%}: {bad}"
+
+
+def test_a_gradient_ten_percent_off_fails_the_relative_check():
+    """The relative check fails a gradient 10% off whatever the step size; the absolute bound
+    on the weights lets it pass once the step is small (here at a learning rate of 1e-4)."""
+    w0 = lenet.initial_weights()
+    x, y = lenet.probe_batch()
+    _, grads = lenet.loss_and_grads(w0, x, y)
+    lr = 1e-4
+    right = {k: w0[k] - lr * grads[k] for k in w0}
+    wrong = {k: w0[k] - 1.1 * lr * grads[k] for k in w0}
+    assert all(chapters.update_error(w0[k], right[k], right[k]) == 0 for k in w0)
+    assert all(lenet.max_abs_diff(wrong[k], right[k]) <= lenet.STEP_ATOL for k in w0)
+    missed = {k: chapters.update_error(w0[k], wrong[k], right[k]) for k in w0}
+    assert all(0.09 < v < 0.11 and v > lenet.STEP_RTOL for v in missed.values()), missed
 
 
 def test_tagged_source_errors_are_clear(tmp_path):
