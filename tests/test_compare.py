@@ -6,10 +6,12 @@ are printed by the harness, never asserted: they depend on the machine and its l
 """
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
-from labkit import child, compare, lenet, records, tables, toolkits
+from labkit import chapters, child, compare, lenet, records, tables, toolkits
 from labkit.compare import measures
 from labkit.machine import usable_cpus
 
@@ -103,15 +105,39 @@ def test_a_wrong_conversion_fails_the_agreement_check():
             lenet.check_logits(lenet.reference()["logits"] + w["logits_max_diff"])
 
 
-def test_the_right_conversion_passes_where_the_wrong_one_fails():
-    """The fc1 row permutation the Keras chapter applies, done right, gives the reference back."""
-    w = lenet.initial_weights()
-    x, _ = lenet.probe_batch()
+KERAS_CONVERSION_CHECK = """
+import json, sys
+import numpy as np
+from labkit import chapters, lenet
+ns = chapters.load(sys.argv[1])
+w = lenet.initial_weights()
+x, _ = lenet.probe_batch()
+model = ns["build_lenet"]()
+ns["load_canonical"](model, w)                  # the chapter's conversion, fc1 permutation included
+right = lenet.max_abs_diff(ns["predict_logits"](model, x), lenet.reference()["logits"])
+back = max(lenet.max_abs_diff(v, w[k]) for k, v in ns["export_canonical"](model).items())
+fc1 = [l for l in model.layers if getattr(l, "kernel", None) is not None and tuple(l.kernel.shape) == (800, 500)]
+fc1[0].kernel.assign(w["fc1.weight"].T)         # the same weights, fc1's inputs left in Caffe's order
+wrong = lenet.max_abs_diff(ns["predict_logits"](model, x), lenet.reference()["logits"])
+print(json.dumps({"right": right, "back": back, "wrong": wrong, "fc1_layers": len(fc1)}))
+"""
+
+
+@pytest.mark.slow
+def test_the_keras_chapters_conversion_passes_where_the_wrong_one_fails():
+    """The Keras chapter's own load_canonical (its fc1 input permutation) gives the reference's
+    logits and exports the weights back unchanged; the same weights with fc1's inputs left in
+    Caffe's (channel, row, column) order do not."""
     rows = measures.hwc_rows()
     assert sorted(rows) == list(range(800)) and not (rows == range(800)).all()
-    _, load_wrong, export_wrong = compare.WRONG_CONVERSIONS["fc1 flatten order (channels-last, rows not permuted)"]
-    assert lenet.max_abs_diff(export_wrong(load_wrong(w))["fc1.weight"], w["fc1.weight"]) == 0
-    assert lenet.check_logits(lenet.forward(w, x)) == 0
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    proc = subprocess.run([sys.executable, "-c", KERAS_CONVERSION_CHECK, str(chapters.notebook_for("keras-torch"))],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["fc1_layers"] == 1, got
+    assert got["right"] <= lenet.LOGITS_ATOL and got["back"] == 0, got
+    assert got["wrong"] > 100 * lenet.LOGITS_ATOL, got
 
 
 def test_lines_of_code_skip_blanks_comments_and_docstrings():
