@@ -252,6 +252,15 @@ def _ort_notes(ort):
     return "providers: " + ", ".join(p.replace("ExecutionProvider", "") for p in providers)
 
 
+def _convnetjs_gpus(node):
+    node.check()          # Node missing, too old, or `npm ci` not run: the row says what to run
+    return []             # plain JavaScript on the CPU
+
+
+def _convnetjs_notes(node):
+    return f"runs in Node {node.versions()['node']}, one JavaScript thread"
+
+
 TORCH = Questions(_torch_gpus, _torch_cuda, _torch_cudnn, _torch_notes)
 TENSORFLOW = Questions(_tf_gpus, lambda tf: _tf_build(tf).get("cuda_version"),
                        lambda tf: _tf_build(tf).get("cudnn_version"), _tf_notes)
@@ -266,5 +275,7 @@ PADDLE = Questions(_paddle_gpus, lambda p: cuda_str(p.version.cuda()), lambda p:
 CAFFE = Questions(notes=lambda caffe: "pycaffe does not report devices; caffe.set_mode_gpu() selects the GPU")
 OPENCV = Questions(_cv2_gpus, lambda cv2: _cv2_build(cv2, "NVIDIA CUDA"), lambda cv2: _cv2_build(cv2, "cuDNN"),
                    lambda cv2: f"{cv2.getNumThreads()} threads")
+#: ConvNetJS runs in Node; its "module" is labkit.node, the bridge that finds and starts it.
+CONVNETJS = Questions(_convnetjs_gpus, None, None, _convnetjs_notes)
 ONNXRUNTIME = Questions(_ort_gpus, lambda ort: _ort_info(ort, "cuda_version"),
                         lambda ort: _ort_info(ort, "cudnn_version"), _ort_notes)

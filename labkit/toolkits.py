@@ -96,6 +96,11 @@ TOOLKITS: dict[str, Toolkit] = {
         "Caffe (pycaffe)", "caffe", ("pycaffe",), probes.CAFFE, chapter="20_caffe.ipynb",
         gpu_hint="Caffe uses a GPU only when built from source with CUDA.",
         optional="optional: built from source, not on PyPI"),
+    "convnetjs": _tk(
+        # JavaScript: its module here is labkit.node, the bridge to the Node process it runs in
+        "ConvNetJS", "labkit.node", ("convnet.js",), probes.CONVNETJS, chapter="18_convnetjs.ipynb",
+        runs_in="node",
+        gpu_hint="ConvNetJS computes in plain JavaScript on one thread: it has no GPU path."),
     "opencv": _tk(
         "OpenCV", "cv2", ("cv2", "opencv-python"), probes.OPENCV,
         gpu_hint="OpenCV's PyPI wheels are CPU-only; its CUDA modules need a source build."),
@@ -150,6 +155,9 @@ ENTRIES: dict[str, Entry] = {e.name: e for e in (
     Entry("paddle", "17_paddle.ipynb", {}, "paddle", ("paddle",), ("paddlepaddle",),
           ("paddle.vision.models", "vision models with pretrained weights (paddle.vision.models, inside the wheel)"),
           ("paddle",), ("paddlepaddle",)),
+    Entry("convnetjs", "18_convnetjs.ipynb", {}, "convnetjs", ("labkit.node",), ("convnetjs",),
+          (None, "none: no model zoo; a net is saved and shared as the text of Net.toJSON()"),
+          ("convnetjs", "node"), ("convnet.js",)),
 )}
 
 

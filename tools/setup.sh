@@ -23,11 +23,33 @@ if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11)
     exit 1
 fi
 
+# The ConvNetJS chapter's Node packages: `npm ci` in js/ installs exactly what
+# js/package-lock.json pins, into js/node_modules (no global install). Skipped, with a
+# message, where Node or npm is absent; rerun only when the lock file changes (its SHA-256
+# is kept in js/node_modules/.labkit-stamp, so deleting node_modules reruns it).
+npm_ci() {
+    local lock=js/package-lock.json stamp=js/node_modules/.labkit-stamp want
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        echo "setup: Node.js or npm not found, so the ConvNetJS chapter's packages are not installed;" \
+             "run \`make system-deps\` (or install nodejs and npm), then \`make setup\` again"
+        return 0
+    fi
+    want="$(sha256sum "$lock" | cut -d' ' -f1)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        echo "setup: js/node_modules is up to date with js/package-lock.json (skipping npm ci)"
+        return 0
+    fi
+    echo "setup: npm ci in js/ (ConvNetJS, as js/package-lock.json pins it)"
+    (cd js && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+}
+
 want="$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
     echo "setup: environment is up to date with requirements.lock (skipping install)"
     # the hook's one line names labkit's entry point: rewrite it in case labkit changed it
     "$VENV/bin/python" -m labkit compat --install-hook >/dev/null
+    npm_ci
     exit 0
 fi
 
@@ -41,4 +63,5 @@ echo "setup: installing the pinned environment (first time: a few minutes, about
 "$VENV/bin/python" -m labkit compat --install-hook
 rm -f "$VENV/.labkit-kernel"
 echo "$want" > "$STAMP"
+npm_ci
 echo "setup: done"

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from labkit import chapters, child, lenet
-from labkit.compare.measures import installed, installed_size, lines_of_code, model_library
+from labkit.compare.measures import entry_size, installed, lines_of_code, model_library
 from labkit.compare.protocol import HARNESS, Protocol, protocol
 from labkit.machine import usable_cpus
 from labkit.records import record, records_path
@@ -130,7 +130,7 @@ def _writable(path) -> None:
 
 
 def _record_one(entry: Entry, res: dict, proto: Protocol, notebooks: Path, common: dict) -> None:
-    size = installed_size(entry.dists)
+    size = entry_size(entry)
     loc = lines_of_code(chapters.tagged_source(notebooks / entry.notebook))
     rec = lambda metric, value, unit, **extra: record(entry.name, metric, value, unit, **common, **extra)  # noqa: E731
     rec("train_images_per_s", res["train_images_per_s"], "img/s", batch_size=proto.recipe.batch_size,
@@ -146,7 +146,8 @@ def _record_one(entry: Entry, res: dict, proto: Protocol, notebooks: Path, commo
     rec("train_wall_s", res["train_wall_s"], "s", steps=res["train_steps"])
     rec("lines_of_code", loc, "lines", notebook=entry.notebook)
     rec("installed_mb", size["bytes"] / 1e6, "MB", python_mb=size["python_bytes"] / 1e6,
-        native_mb=size["native_bytes"] / 1e6, distributions=size["distributions"])
+        native_mb=size["native_bytes"] / 1e6, distributions=size["distributions"],
+        **({"language": size["language"], "script_mb": size["script_bytes"] / 1e6} if "language" in size else {}))
     rec("gpu_support", 1 if res["gpu"] else 0, "flag", gpu_devices=res["gpu_devices"],
         device_notes=res["device_notes"], gpu_answer=res["gpu"], threads_seen=res["threads_seen"],
         model_library=model_library(entry))

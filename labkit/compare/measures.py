@@ -18,8 +18,27 @@ COMMON_DISTS = {"numpy", "setuptools", "pip", "wheel", "packaging", "typing-exte
 
 
 def installed(entry: Entry) -> bool:
-    """Are the entry's modules importable here (looked up, not imported)?"""
+    """Are the entry's modules importable here (looked up, not imported)? For a row that runs
+    in Node: are Node and its pinned packages ready (``labkit.node.problem``)?"""
+    if runs_in(entry) == "node":
+        from labkit import node
+
+        return node.problem() is None
     return all(toolkits.installed(m) for m in entry.modules)
+
+
+def runs_in(entry: Entry) -> str:
+    """Where the row's toolkit runs: one of ``labkit.toolkits.RUNS_IN``."""
+    return toolkits.TOOLKITS[entry.device].runs_in
+
+
+def entry_size(entry: Entry) -> dict:
+    """``installed_size`` of the row's distributions, or of its npm packages for a Node row."""
+    if runs_in(entry) == "node":
+        from labkit import node
+
+        return node.installed_size(entry.dists)
+    return installed_size(entry.dists)
 
 
 def lines_of_code(source: str) -> int:

@@ -121,7 +121,9 @@ def criteria_table(r: Run):
         vers = e["train_images_per_s"]["versions"]
         rows.append([
             tk,
-            f"Python {size['python_mb']:.0f} MB / native {size['native_mb']:.0f} MB",
+            (f"{size['language']} {size['script_mb']:.1f} MB / native {size['native_mb']:.0f} MB (its runtime)"
+             if "language" in size
+             else f"Python {size['python_mb']:.0f} MB / native {size['native_mb']:.0f} MB"),
             "not measured",
             f"{_fmt(v['time_to_first_result_s'])} s; {int(v['lines_of_code'])} lines",
             " / ".join(_fmt(v[k]) for k in _INFER),

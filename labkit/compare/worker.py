@@ -79,6 +79,7 @@ def main(spec_path: str) -> int:
     del model
 
     row = device.probe(entry.device, isolate=False)
+    elsewhere = toolkits.TOOLKITS[entry.device].runs_in == "node"     # the maths runs in a Node child
     threads_seen = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
 
     ds, floor = lenet.dataset(quick=proto.name == "quick")
@@ -103,15 +104,23 @@ def main(spec_path: str) -> int:
                                repeats=proto.repeats, min_time=proto.min_time, unit="img")
         infer[str(batch)] = {"median": tp.median, "samples": tp.samples}
 
+    versions, peak = _versions(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if elsewhere:            # Node's versions, and the peak of the Node process rather than of this bridge
+        from labkit import node
+
+        del model
+        node.close_all()
+        versions.update(node.versions())
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     result = {
-        "name": name, "versions": _versions(), "pid": os.getpid(),
+        "name": name, "versions": versions, "pid": os.getpid(),
         "startup_s": t0 - spec["spawned"], "import_s": t_loaded - t0, "first_s": t_first - t_loaded,
         "time_to_first_result_s": t_first - spec["spawned"], "worker_started_s": t_worker - spec["spawned"],
         "train_images_per_s": float(np.median(timed)), "train_samples": timed,
         "train_steps": steps_total, "train_wall_s": train_wall, "final_loss": float(np.mean(losses[-proto.chunk:])),
         "test_accuracy": accuracy, "accuracy_floor": floor, "dataset": ds.name, "n_train": len(train_x),
         "n_test": len(test_x), "infer": infer,
-        "peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_memory_mib": peak,
         "gpu": row.gpu, "gpu_devices": row.devices, "device_notes": row.notes,
         "threads_seen": threads_seen, "numpy": md.version("numpy"),
     }
