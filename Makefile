@@ -14,7 +14,7 @@ help:
 	@echo "make doctor       print the toolkit and device table"
 	@echo "make bench        print labkit's own start-up and data-loading benchmarks"
 	@echo "make system-deps  (Debian/Ubuntu, root) OpenBLAS, offline Fashion-MNIST, Chromium"
-	@echo "make caffe        (optional; Debian/Ubuntu) build real BVLC Caffe into .venv (minutes once, then cached)"
+	@echo "make caffe        (optional; Debian/Ubuntu) build real Caffe (a BVLC fork) into .venv (minutes once, then cached)"
 	@echo "make lock         re-resolve requirements.in into requirements.lock"
 
 setup:
@@ -51,7 +51,7 @@ bench: setup
 system-deps:
 	@tools/system-deps.sh
 
-# Real BVLC Caffe (CPU-only) from the brocolli-caffe 9.0.2 sources, patched by tools/caffe/.
+# Real Caffe (CPU-only; a fork of BVLC Caffe) from the brocolli-caffe 9.0.2 sources, patched by tools/caffe/.
 caffe: setup
 	@tools/build_caffe.sh
 

@@ -151,7 +151,7 @@ ENTRIES: dict[str, Entry] = {e.name: e for e in (
           ("mxnet.gluon.model_zoo", "pretrained vision models (gluon.model_zoo.vision; GluonCV has more)"),
           ("mxnet",)),
     Entry("caffe-style", "20_caffe.ipynb", {}, "torch", ("torch", "google.protobuf"), ("torch", "protobuf"),
-          ("labkit.caffe", "reads .caffemodel files, so the Caffe Model Zoo's weights"), ("torch",), ("caffe",)),
+          ("labkit.caffe", "reads any .caffemodel's blobs, but runs only nets of its 13 layer types (no LRN, Concat, BatchNorm, Scale, Eltwise)"), ("torch",), ("caffe",)),
     Entry("paddle", "17_paddle.ipynb", {}, "paddle", ("paddle",), ("paddlepaddle",),
           ("paddle.vision.models", "vision models with pretrained weights (paddle.vision.models, inside the wheel)"),
           ("paddle",), ("paddlepaddle",)),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Build real BVLC Caffe (pycaffe, CPU-only, OpenBLAS, LMDB) and install it into .venv.
+# Build real Caffe (pycaffe, CPU-only, OpenBLAS, LMDB) and install it into .venv.
 #
-# Source: the PyPI source distribution brocolli-caffe 9.0.2 (BVLC Caffe plus the SSD layers),
+# Source: the PyPI source distribution brocolli-caffe 9.0.2 (a fork of BVLC Caffe with the SSD layers),
 # patched by tools/caffe/patch_sdist.py so it builds with Debian/Ubuntu system packages.
 # Optional: the workbook runs without it; with it, the Caffe chapter runs real Caffe beside
 # labkit.caffe.

@@ -184,8 +184,8 @@ def solver_losses(solver_file: str | os.PathLike, iterations: int, weights: dict
 
 def check_solver_file(solver_file: str | os.PathLike) -> None:
     """Parse a solver file with this Caffe's own schema; ValueError naming the field when it
-    does not parse (Caffe itself aborts the whole process on such a file). This build
-    predates Caffe 1.0's ``weights:`` field: pass the starting weights to ``solver_losses``
+    does not parse (Caffe itself aborts the whole process on such a file). This build's
+    caffe.proto has no solver ``weights:`` field (BVLC added it in February 2018, after 1.0): pass the starting weights to ``solver_losses``
     instead, as ``caffe train --weights=`` does."""
     from google.protobuf import text_format
     import_caffe()
@@ -193,7 +193,7 @@ def check_solver_file(solver_file: str | os.PathLike) -> None:
     try:
         text_format.Parse(Path(solver_file).read_text(), caffe_pb2.SolverParameter())
     except text_format.ParseError as err:
-        hint = (" (this Caffe predates the solver's `weights:` field: drop it and pass the "
+        hint = (" (this Caffe's schema has no solver `weights:` field: drop it and pass the "
                 "weights to solver_losses instead)" if "weights" in str(err) else "")
         raise ValueError(f"real Caffe cannot read the solver file {solver_file}: {err}{hint}") from None
 

@@ -97,7 +97,7 @@ class SGDSolver:
             state = p.test_state[k] if k < len(p.test_state) else caffe_pb2.NetState()
             self.test_nets.append(Net(tp, caffe_pb2.TEST, level=state.level, stages=state.stage,
                                       share_from=self.net))
-        for weights in p.weights:       # Caffe 1.0's `weights:` (also `caffe train --weights=...`)
+        for weights in p.weights:       # BVLC's `weights:` (added in 2018, after 1.0) (also `caffe train --weights=...`)
             self.net.copy_from(self._resolve(weights))
         self.iter = 0
         self.current_step = 0

@@ -2,7 +2,8 @@
 
 Usage: python patch_sdist.py SRC_DIR
 
-brocolli-caffe packages BVLC Caffe (commit 9b89154, plus the SSD layers) with a
+brocolli-caffe packages a fork of BVLC Caffe with the SSD layers (its metadata names BVLC
+commit 9b89154, but its caffe.proto lacks fields that commit has) with a
 CMake-driven setup.py that only works inside a conda environment of Python 3.7-3.9.
 Each fix below says which obstacle it removes. Every edit must find its text exactly
 once, so a different sdist fails here, loudly, instead of half-building.
