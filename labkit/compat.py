@@ -19,6 +19,9 @@ theano-blas            Theano's BLAS auto-detection also imports ``numpy.distuti
 theano-legacy-names    Lasagne 0.1 (2015) uses ``theano.tensor.signal.downsample``,
                        ``theano.sandbox.rng_mrg.MRG_RandomStreams`` and ``theano.gof``,
                        renamed since.
+theano-pydotprint      Theano-PyMC 1.1.2's ``theano.printing`` imports its graph class
+                       ``Node`` over pydot's, so ``pydotprint`` fails with "Node() takes
+                       no arguments"; the name points back at pydot's node.
 paddle-after-          PaddlePaddle 3.3 crashes a process that already loaded TensorFlow;
 tensorflow             the import is refused with an ImportError saying what to do.
 =====================  ===============================================================
@@ -167,6 +170,22 @@ def theano_legacy_names(theano) -> None:
         "theano.sandbox.rng_mrg.MRG_RandomStreams, theano.gof")
 
 
+def theano_pydotprint(theano) -> None:
+    """Let ``theano.printing.pydotprint`` draw: the module builds pydot nodes under the name
+    ``Node``, which its own ``from theano.graph.basic import Node`` has taken over (every
+    ``Node`` in that module is a pydot node, so pointing the name back changes nothing else)."""
+    if "theano-pydotprint" in STATUS:
+        return
+    import theano.printing as printing
+
+    if not printing.pydot_imported:          # no pydot or no Graphviz: Theano says which itself
+        STATUS["theano-pydotprint"] = f"pydotprint stays off: {printing.pydot_imported_msg}"
+        return
+    if printing.Node is not printing.pd.Node:
+        printing.Node = printing.pd.Node
+    STATUS["theano-pydotprint"] = "theano.printing.Node is pydot's node again: pydotprint draws"
+
+
 def paddle_after_tensorflow() -> None:
     """A clear ImportError instead of a crash: PaddlePaddle 3.3 imported into a process that has
     already loaded TensorFlow dies (SIGSEGV) while ``libpaddle.so`` registers its operators,
@@ -193,13 +212,15 @@ def apply() -> dict[str, str]:
     _hook.before_import("theano", theano_blas)       # its link probe costs 0.5 s: only for Theano
     _hook.before_import("chainer", numpy_distutils)
     _hook.after_import("theano", theano_legacy_names)
+    _hook.after_import("theano", theano_pydotprint)
     _hook.before_import("paddle", paddle_after_tensorflow)
     return STATUS
 
 
 def report() -> list[tuple[str, str]]:
     """(shim, what it did) for every shim, in a fixed order, for a notebook or the doctor."""
-    names = ["numpy-aliases", "numpy-distutils", "theano-blas", "theano-legacy-names", "paddle-after-tensorflow"]
+    names = ["numpy-aliases", "numpy-distutils", "theano-blas", "theano-legacy-names", "theano-pydotprint",
+             "paddle-after-tensorflow"]
     return [(n, STATUS.get(n, "armed; runs when its toolkit is imported")) for n in names]
 
 

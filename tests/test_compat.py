@@ -175,6 +175,33 @@ def test_legacy_names_let_lasagne_build_and_train_a_convnet():
     assert proc.stdout.strip() == "ok"
 
 
+PYDOTPRINT = """
+    from labkit import compat
+    compat.numpy_aliases(); compat.theano_blas()
+    import theano, theano.tensor as T
+    if {shim}:
+        compat.theano_pydotprint(theano)
+    x = T.dvector("x")
+    svg = theano.printing.pydotprint(T.tanh(x).sum(), outfile={out!r}, format="svg",
+                                     return_image=False, print_output_file=False)
+    print(open({out!r}).read().count("<svg"))
+"""
+
+
+@pytest.mark.skipif(not __import__("shutil").which("dot"), reason="pydotprint needs Graphviz's dot")
+def test_pydotprint_fails_without_its_node_shim(tmp_path):
+    proc = run(PYDOTPRINT.format(shim=False, out=str(tmp_path / "g.svg")))
+    assert proc.returncode != 0 and "Node() takes no arguments" in proc.stderr, proc.stderr[-2000:]
+
+
+@pytest.mark.skipif(not __import__("shutil").which("dot"), reason="pydotprint needs Graphviz's dot")
+def test_pydotprint_draws_with_the_shim(tmp_path):
+    proc = run(PYDOTPRINT.format(shim=True, out=str(tmp_path / "g.svg")))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "1"
+    assert "Tanh" in (tmp_path / "g.svg").read_text() or "tanh" in (tmp_path / "g.svg").read_text()
+
+
 def test_apply_is_idempotent_and_reports_every_shim():
     proc = run("""
         from labkit import compat, _hook
@@ -183,7 +210,7 @@ def test_apply_is_idempotent_and_reports_every_shim():
         compat.apply()
         names = [n for n, _ in compat.report()]
         assert names == ["numpy-aliases", "numpy-distutils", "theano-blas", "theano-legacy-names",
-                         "paddle-after-tensorflow"]
+                         "theano-pydotprint", "paddle-after-tensorflow"]
         assert all("armed" not in what for _, what in compat.report()), compat.report()
         assert a == b
         assert sum(isinstance(f, _hook._Finder) for f in __import__("sys").meta_path) == 1
