@@ -9,7 +9,8 @@
 
 The server is ``python -m tensorboard.main`` in a process group of its own (TensorBoard may
 start a second process, its data server), so ``stop()`` ends both; so does leaving the
-``with`` block, or the Python that started it exiting. It listens on 127.0.0.1: only this
+``with`` block, or the Python that started it exiting (``labkit.localserver`` does the
+process handling, for Netron too). It listens on 127.0.0.1: only this
 machine can reach it. Every failure raises a ``TensorBoardError`` that says what was wrong
 and how to fix it: ``PortInUse``, ``LogDirNotWritable``, ``NotInstalled`` (TensorBoard, or
 TensorFlow where logs are written), ``StartupFailed``.
@@ -18,26 +19,22 @@ Reading logs needs only the ``tensorboard`` package (its event reader), not Tens
 """
 from __future__ import annotations
 
-import atexit
 import importlib.util
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-HOST = "127.0.0.1"
+from labkit import localserver
+
+HOST = localserver.HOST
 
 
-class TensorBoardError(RuntimeError):
+class TensorBoardError(localserver.ServerError):
     """TensorBoard could not do what was asked; the message says why and what to do."""
 
 
-class PortInUse(TensorBoardError):
+class PortInUse(TensorBoardError, localserver.PortInUse):
     """Something already listens on the port asked for."""
 
 
@@ -49,7 +46,7 @@ class NotInstalled(TensorBoardError):
     """TensorBoard (to show logs) or TensorFlow (to write them) is missing from this Python."""
 
 
-class StartupFailed(TensorBoardError):
+class StartupFailed(TensorBoardError, localserver.StartupFailed):
     """The server exited, or did not answer, during its start-up."""
 
 
@@ -140,160 +137,36 @@ def _no_tensorboard() -> str:
             "(recent TensorFlow releases no longer install it; Colab has it preinstalled).")
 
 
-def free_port(host: str = HOST) -> int:
-    """A TCP port nothing listens on at the moment (the system picks it)."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+free_port = localserver.free_port
 
 
-def _check_port(host: str, port: int) -> None:
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError as err:
-            raise PortInUse(
-                f"port {port} on {host} is taken ({err.strerror}): another program, perhaps a TensorBoard "
-                "started earlier, listens there. Leave out port= to get a free one, pick another, or stop "
-                f"that program (`lsof -i :{port}` or `ss -ltnp` shows which it is).") from None
-
-
-class TensorBoard:
+class TensorBoard(localserver.LocalServer):
     """A TensorBoard server for ``logdir`` on 127.0.0.1, started by ``start()`` (or ``with``) and
-    ended by ``stop()``. ``port=None`` takes a free port; ``timeout`` bounds the start-up wait."""
+    ended by ``stop()``. ``port=None`` takes a free port; ``timeout`` bounds the start-up wait.
+    The process handling is ``labkit.localserver``'s, shared with Netron."""
+
+    name = "TensorBoard"
+    ready_path = "data/environment"
+    Error, PortInUse, StartupFailed = TensorBoardError, PortInUse, StartupFailed
 
     def __init__(self, logdir: str | os.PathLike, *, port: int | None = None, host: str = HOST,
                  timeout: float = 90.0, reload_interval: float = 2.0):
-        self.logdir, self.host, self.timeout = Path(logdir).expanduser(), host, timeout
-        self.port, self._asked_port, self.reload_interval = port, port, reload_interval
-        self.process: subprocess.Popen | None = None
-        self._log_path: Path | None = None
-        self.startup_s: float | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/"
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        super().__init__(port=port, host=host, timeout=timeout)
+        self.logdir, self.reload_interval = Path(logdir).expanduser(), reload_interval
 
     def __repr__(self) -> str:
         state = f"running at {self.url}" if self.running else "stopped"
         return f"<TensorBoard {state}, logdir {self.logdir}>"
 
-    def __enter__(self) -> "TensorBoard":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def start(self) -> "TensorBoard":
-        """Start the server and wait (at most ``timeout`` s) until it answers; return self."""
-        if self.running:
-            return self
+    def check_ready_to_start(self) -> None:
         if importlib.util.find_spec("tensorboard") is None:
             raise NotInstalled(_no_tensorboard())
         if not self.logdir.is_dir():
             log_dir(self.logdir)           # made now, so the page can fill in as logs arrive
-        for attempt in range(3):
-            self.port = self._asked_port or free_port(self.host)
-            try:
-                _check_port(self.host, self.port)
-                self._spawn()
-                return self
-            except PortInUse:              # another program took our free port first: try another
-                if self._asked_port or attempt == 2:
-                    raise
-        return self
 
-    def _spawn(self) -> None:
-        fd, name = tempfile.mkstemp(prefix="labkit-tensorboard-", suffix=".log")
-        self._log_path = Path(name)
-        cmd = [sys.executable, "-m", "tensorboard.main", "--logdir", str(self.logdir), "--host", self.host,
-               "--port", str(self.port), "--reload_interval", str(self.reload_interval)]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-        start = time.monotonic()
-        with os.fdopen(fd, "wb") as log:
-            self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            env=env, start_new_session=os.name == "posix")
-        atexit.register(self.stop)
-        while True:
-            if self._answers():
-                self.startup_s = time.monotonic() - start
-                return
-            if self.process.poll() is not None:
-                tail = self.log_tail()
-                self.stop()
-                if "already in use" in tail or "could not bind" in tail.lower():
-                    raise PortInUse(f"TensorBoard could not listen on {self.host}:{self.port}: the port was "
-                                    "taken while it started. Start it again (leave out port= to get a "
-                                    f"free one). Its last lines:\n{tail}")
-                raise StartupFailed(f"TensorBoard exited during start-up (code {self.process.returncode}). "
-                                    f"Its last lines:\n{tail}")
-            if time.monotonic() - start > self.timeout:
-                tail = self.log_tail()
-                self.stop()
-                raise StartupFailed(
-                    f"TensorBoard did not answer at {self.url} within {self.timeout:g} s, so it was stopped. "
-                    "On a busy machine it can take longer: pass a larger timeout=. Its last lines:\n"
-                    + (tail or "(nothing)"))
-            time.sleep(0.2)
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "tensorboard.main", "--logdir", str(self.logdir), "--host", self.host,
+                "--port", str(self.port), "--reload_interval", str(self.reload_interval)]
 
-    def _answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}data/environment", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    def log_tail(self, lines: int = 15) -> str:
-        """The last lines TensorBoard printed (its output goes to a temporary file)."""
-        if self._log_path is None or not self._log_path.exists():
-            return ""
-        text = self._log_path.read_text(errors="replace").strip().splitlines()
-        return "\n".join(text[-lines:])
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """End the server and anything it started (politely, then by force); safe to call twice."""
-        proc, self.process = self.process, None
-        if proc is not None:
-            if proc.poll() is None:
-                self._signal(proc, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    self._signal(proc, getattr(signal, "SIGKILL", signal.SIGTERM))
-                    proc.wait(timeout=timeout)
-            elif os.name == "posix":       # the server is gone; its data server may not be
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except OSError:
-                    pass
-        atexit.unregister(self.stop)
-        if self._log_path is not None:
-            self._log_path.unlink(missing_ok=True)
-            self._log_path = None
-
-    @staticmethod
-    def _signal(proc: subprocess.Popen, sig) -> None:
-        try:
-            if os.name == "posix":
-                os.killpg(proc.pid, sig)   # its own group: the data server goes too
-            else:
-                proc.send_signal(sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def show(self, height: int = 620):
-        """The TensorBoard page inline: an IFrame of ``url`` (on Colab, through Colab's port proxy)."""
-        if not self.running:
-            raise TensorBoardError("TensorBoard is not running: call start() first (or use `with`).")
-        if "google.colab" in sys.modules:  # the browser cannot reach the Colab machine's 127.0.0.1
-            from google.colab import output
-
-            output.serve_kernel_port_as_iframe(self.port, height=str(height))
-            return None
-        from IPython.display import IFrame
-
-        return IFrame(self.url, width="100%", height=height)
+    def environment(self) -> dict:
+        return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
