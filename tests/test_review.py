@@ -99,7 +99,8 @@ def test_criteria_matrix_says_what_is_not_measurable_and_types_no_measurement():
     assert len(m.rows) == len(systems.SYSTEMS)
     row = dict(zip(m.columns, m.rows[[r[0] for r in m.rows].index("CNTK")]))
     assert row["Training Speed"] == criteria.NOT_HERE
-    assert row["exports to ONNX"] == "see chapter 31"
+    assert row["exports to ONNX"] == criteria.NOT_HERE
+    assert dict(zip(m.columns, m.rows[0]))["exports to ONNX"] == "run chapter 31 to measure"
     caffe = dict(zip(m.columns, m.rows[0]))
     assert caffe["Training Speed"] == criteria.RUN_40 and caffe["Stars"] == "15,057 (Table 1, 2017)"
     with pytest.raises(ValueError, match="unknown column"):
@@ -125,6 +126,19 @@ def test_measured_cells_come_from_comparison_records(tmp_path):
     assert criteria.cell(chainer, "GPU Support", run) == "no GPU seen"
     assert criteria.cell(systems.get("mxnet"), "Training Speed", run) == criteria.RUN_40
     assert "r1" in criteria.run_note(run)
+
+
+def test_onnx_columns_come_from_chapter_31s_facts():
+    """The facts are written by hand here to test the reading; chapter 31 measures real ones."""
+    facts = {"pytorch": {"exports to": ["ONNX"], "imports from": ["ONNX"], "notes": []},
+             "keras-torch": {"exports to": ["ONNX"], "imports from": [], "notes": []},
+             "keras-jax": {"exports to": [], "imports from": [], "notes": ["needs jax2onnx"]},
+             "measured": "2026-12-02"}
+    assert criteria.cell(systems.get("pytorch"), "exports to ONNX", facts=facts) == "ONNX (chapter 31, 2026-12-02)"
+    keras = criteria.cell(systems.get("keras"), "exports to ONNX", facts=facts)
+    assert keras.startswith("keras-tensorflow: not tried; keras-torch: ONNX; keras-jax: no"), keras
+    assert criteria.cell(systems.get("chainer"), "imports from ONNX", facts=facts).startswith("not tried")
+    assert criteria.cell(systems.get("cntk"), "imports from ONNX", facts=facts) == criteria.NOT_HERE
 
 
 def test_errata_checks_that_read_code():

@@ -70,8 +70,26 @@ def run_note(run) -> str:
             f"host {first.get('host', '?')}, {first.get('time', '?')[:10]}")
 
 
-def cell(system: systems.System, criterion: str, run=None) -> str:
-    """One cell of the matrix: measured, cited, or said to be not measurable here."""
+def _interchange(criterion: str, names: list[str], facts: dict | None) -> str:
+    """An ONNX column from chapter 31's measured facts (``labkit.interchange.matrix.load_facts``)."""
+    if not names:
+        return NOT_HERE
+    if facts is None:
+        return f"run chapter {ONNX_CHAPTER} to measure"
+    key = "exports to" if criterion.startswith("exports") else "imports from"
+    cells = []
+    for n in names:
+        if n not in facts:
+            cells.append(f"{n}: not tried" if len(names) > 1 else "not tried")
+            continue
+        got = ", ".join(facts[n].get(key, [])) or "no"
+        cells.append(f"{n}: {got}" if len(names) > 1 else got)
+    return "; ".join(cells) + f" (chapter {ONNX_CHAPTER}, {facts.get('measured', '?')})"
+
+
+def cell(system: systems.System, criterion: str, run=None, facts: dict | None = None) -> str:
+    """One cell of the matrix: measured, cited, or said to be not measurable here. ``facts``:
+    chapter 31's interchange facts, for the ONNX columns."""
     row = None
     if system.table1:
         row = table1.row(system.table1)
@@ -83,7 +101,7 @@ def cell(system: systems.System, criterion: str, run=None) -> str:
     if criterion == "Github Commits":
         return "not in Table 1 (the text defines it, the table has no column)"
     if criterion in ONNX_COLUMNS:
-        return f"see chapter {ONNX_CHAPTER}"
+        return _interchange(criterion, entries_for(system), facts)
     if criterion == "Language":
         return f"Table 1: {row.language}" if row else "not in Table 1"
     if criterion == "Maturity Level":
@@ -114,9 +132,10 @@ def columns() -> tuple[str, ...]:
     return CRITERIA + TABLE_ONLY + ONNX_COLUMNS
 
 
-def matrix(run=None, *, only=None):
+def matrix(run=None, *, only=None, facts=None):
     """The criteria (and Table 1's stars and forks, and the ONNX columns) over every system the
     review names. ``run``: a ``labkit.compare.Run`` whose records fill the measured cells;
+    ``facts``: chapter 31's interchange facts (``latest_facts()``) for the ONNX columns;
     ``only``: criteria to show (default all)."""
     from labkit import tables
 
@@ -124,7 +143,7 @@ def matrix(run=None, *, only=None):
     unknown = [c for c in cols if c not in columns()]
     if unknown:
         raise ValueError(f"unknown column(s) {unknown}; choose from: {', '.join(columns())}")
-    rows = [[s.name, *(cell(s, c, run) for c in cols)] for s in systems.SYSTEMS]
+    rows = [[s.name, *(cell(s, c, run, facts) for c in cols)] for s in systems.SYSTEMS]
     return tables.Table(["system", *cols], rows)
 
 
@@ -134,5 +153,15 @@ def latest_run():
 
     try:
         return compare.load_run()
+    except LookupError:
+        return None
+
+
+def latest_facts():
+    """Chapter 31's last interchange facts on this machine, or None when it has not run."""
+    from labkit.interchange import matrix as interchange
+
+    try:
+        return interchange.load_facts()
     except LookupError:
         return None
