@@ -271,8 +271,7 @@ def test_speeds_are_recorded_beside_each_other(tmp_path):
 #: purpose: a fixed exporter means the chapter's text (and this pin) should say so.
 PINNED = {
     "pytorch": None, "keras-torch": None, "mxnet": None, "paddle": None, "caffe-style": None,
-    "keras-tensorflow": "This requires the tf2onnx module",   # Keras' TF path calls tf2onnx, not installed
-    "tensorflow": "No module named 'tf2onnx'",                # TensorFlow has no exporter of its own
+    "keras-tensorflow": None, "tensorflow": None,             # both through tf2onnx, in the environment
     "keras-jax": "This requires the jax2onnx module",         # jax2onnx wants jax>=0.8 and onnx>=1.20
 }
 
