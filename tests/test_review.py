@@ -184,6 +184,7 @@ def test_the_checker_passes_the_figure_as_printed():
     for n, code in FIGURES.items():
         assert lint.check_cell("import torch  # added\n" + code, tags=[f"review-figure-{n}"]) == []
     assert lint.check_cell("model = build()  # adapted from the 2017 paper's Keras example\n") == []
+    assert lint.check_cell("run(tags=(\"lenet\", \"review-figure-2\"))  # which cells to run\n") == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])

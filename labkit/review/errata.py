@@ -54,7 +54,7 @@ ERRATA: tuple[Erratum, ...] = (
             "def lenet():",
             "Figure 2's lenet() builds a model and ends without `return model`, so calling it gives None; "
             "figure2_returns() checks the printed code.",
-            ("labkit.review.errata.figure2_returns", "11_keras.ipynb runs it with the return added")),
+            ("labkit.review.errata.figure2_returns", "11_keras.ipynb runs it as printed; labkit.keras1.last_model() hands back the model it built")),
     Erratum("table1-keras-forks", "Table 1",
             "keras\t10,875\t10,875\t327\tPython",
             "Keras's forks equal its stars: a copy error. The paper does not let us recover the true fork "

@@ -17,6 +17,7 @@ from labkit.review.figures import FIGURES, TAG, differences
 LABEL = re.compile(r"(review|paper)\W.{0,40}?Figure\s*(\d+)|Figure\s*(\d+).{0,40}?(review|paper)",
                    re.IGNORECASE | re.DOTALL)
 _TAG = re.compile("^" + re.escape(TAG).replace(r"\{\}", r"(\d+)") + "$")
+_TAG_NAME = re.compile(re.escape(TAG).replace(r"\{\}", r"\d+"))
 
 
 def tagged_figure(tags) -> int | None:
@@ -36,7 +37,7 @@ def check_cell(source: str, tags=()) -> list[str]:
     n = tagged_figure(tags)
     if n is not None:
         return [f"tagged {TAG.format(n)} but differs from the paper: {d}" for d in differences(n, source)]
-    m = LABEL.search(source)
+    m = LABEL.search(_TAG_NAME.sub("", source))       # naming the tag itself labels nothing
     if m:
         return [f"calls its code the review's Figure {m.group(2) or m.group(3)} ({m.group(0)!r}) without the "
                 f"tag {TAG.format(m.group(2) or m.group(3))}: show the figure as printed and tag the cell, "
