@@ -24,6 +24,8 @@ theano-pydotprint      Theano-PyMC 1.1.2's ``theano.printing`` imports its graph
                        no arguments"; the name points back at pydot's node.
 paddle-after-          PaddlePaddle 3.3 crashes a process that already loaded TensorFlow;
 tensorflow             the import is refused with an ImportError saying what to do.
+caffe-after-           Real Caffe (``make caffe``) crashes parsing a prototxt in a process
+tensorflow             that already loaded TensorFlow: refused the same way.
 =====================  ===============================================================
 """
 from __future__ import annotations
@@ -202,6 +204,20 @@ def paddle_after_tensorflow() -> None:
     STATUS.setdefault("paddle-after-tensorflow", "nothing to do")
 
 
+def caffe_after_tensorflow() -> None:
+    """A clear ImportError instead of a crash: real Caffe imported into a process that has
+    already loaded TensorFlow dies (SIGSEGV) in its first ``SGDSolver`` or ``Net``, when its C++
+    protobuf parses the prototxt (their protobuf libraries collide, as Paddle's do)."""
+    if "tensorflow" in sys.modules and "caffe" not in sys.modules:
+        _hook.before_import("caffe", caffe_after_tensorflow)          # refuse the next try too
+        STATUS["caffe-after-tensorflow"] = "refused an import of caffe after tensorflow"
+        raise ImportError(
+            "real Caffe cannot be imported in a process that has already imported tensorflow (or keras "
+            "on its TensorFlow backend): its first net would crash the process (their protobuf "
+            "libraries collide). Restart the kernel and use Caffe there, or run it in its own process.")
+    STATUS.setdefault("caffe-after-tensorflow", "nothing to do")
+
+
 def apply() -> dict[str, str]:
     """Arm every shim. Idempotent; returns ``STATUS``.
 
@@ -214,13 +230,14 @@ def apply() -> dict[str, str]:
     _hook.after_import("theano", theano_legacy_names)
     _hook.after_import("theano", theano_pydotprint)
     _hook.before_import("paddle", paddle_after_tensorflow)
+    _hook.before_import("caffe", caffe_after_tensorflow)
     return STATUS
 
 
 def report() -> list[tuple[str, str]]:
     """(shim, what it did) for every shim, in a fixed order, for a notebook or the doctor."""
     names = ["numpy-aliases", "numpy-distutils", "theano-blas", "theano-legacy-names", "theano-pydotprint",
-             "paddle-after-tensorflow"]
+             "paddle-after-tensorflow", "caffe-after-tensorflow"]
     return [(n, STATUS.get(n, "armed; runs when its toolkit is imported")) for n in names]
 
 

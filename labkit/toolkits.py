@@ -93,7 +93,7 @@ TOOLKITS: dict[str, Toolkit] = {
         "PaddlePaddle", "paddle", ("paddlepaddle",), probes.PADDLE, chapter="17_paddle.ipynb", compat=True,
         gpu_hint="pip install paddlepaddle-gpu (see paddlepaddle.org.cn for the CUDA variants)."),
     "caffe": _tk(
-        "Caffe (pycaffe)", "caffe", ("pycaffe",), probes.CAFFE, chapter="20_caffe.ipynb",
+        "Caffe (pycaffe)", "caffe", ("pycaffe",), probes.CAFFE, chapter="20_caffe.ipynb", compat=True,
         gpu_hint="Caffe uses a GPU only when built from source with CUDA.",
         optional="optional: built from source, not on PyPI"),
     "convnetjs": _tk(

@@ -3,6 +3,7 @@
 Every check runs in a fresh interpreter with the start-up hook switched off
 (LABKIT_NO_COMPAT=1), so that exactly the shims a test applies are in force.
 """
+import importlib.util
 import os
 import subprocess
 import sys
@@ -207,10 +208,14 @@ def test_apply_is_idempotent_and_reports_every_shim():
         from labkit import compat, _hook
         a = dict(compat.apply()); b = dict(compat.apply())
         import theano, lasagne, chainer, paddle
+        try:
+            import caffe          # real Caffe, where `make caffe` built it; the guard runs either way
+        except ImportError:
+            pass
         compat.apply()
         names = [n for n, _ in compat.report()]
         assert names == ["numpy-aliases", "numpy-distutils", "theano-blas", "theano-legacy-names",
-                         "theano-pydotprint", "paddle-after-tensorflow"]
+                         "theano-pydotprint", "paddle-after-tensorflow", "caffe-after-tensorflow"]
         assert all("armed" not in what for _, what in compat.report()), compat.report()
         assert a == b
         assert sum(isinstance(f, _hook._Finder) for f in __import__("sys").meta_path) == 1
@@ -296,3 +301,49 @@ def test_paddle_after_tensorflow_is_a_clear_error_not_a_crash(hook):
     """, hook=hook, TF_CPP_MIN_LOG_LEVEL="2")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split("\n")[:3] == ["refused: True", "refused: True", "tensorflow 16.0"], proc.stdout
+
+
+def _real_caffe() -> bool:
+    return importlib.util.find_spec("caffe") is not None
+
+
+CAFFE_NET = """
+        import os, tempfile
+        path = os.path.join(tempfile.mkdtemp(), "net.prototxt")
+        open(path, "w").write('layer { name: "data" type: "Input" top: "data" '
+                              'input_param { shape { dim: 1 dim: 1 dim: 4 dim: 4 } } }')
+"""
+
+
+@pytest.mark.caffe_real
+@pytest.mark.skipif(not _real_caffe(), reason="real Caffe is built by `make caffe`")
+def test_caffe_after_tensorflow_crashes_without_the_guard():
+    proc = run("import tensorflow" + CAFFE_NET + """
+        import caffe
+        caffe.Net(path, caffe.TEST)
+        print("survived")
+    """, TF_CPP_MIN_LOG_LEVEL="2")
+    assert proc.returncode != 0 and "survived" not in proc.stdout, (proc.returncode, proc.stderr[-1500:])
+
+
+@pytest.mark.caffe_real
+@pytest.mark.skipif(not _real_caffe(), reason="real Caffe is built by `make caffe`")
+@pytest.mark.parametrize("hook", [False, True], ids=["apply", "startup-hook"])
+def test_caffe_after_tensorflow_is_a_clear_error_and_caffe_first_works(hook):
+    arm = "" if hook else "        from labkit import compat; compat.apply()\n"
+    proc = run(arm + "        import tensorflow as tf\n" + """
+        try:
+            import caffe
+        except ImportError as err:
+            print("refused:", "cannot be imported in a process that has already imported tensorflow" in str(err))
+    """, hook=hook, TF_CPP_MIN_LOG_LEVEL="2")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "refused: True", proc.stdout
+    first = run(arm + CAFFE_NET + """
+        import caffe
+        net = caffe.Net(path, caffe.TEST)
+        import tensorflow
+        print(net.blobs["data"].data.shape)
+    """, hook=hook, TF_CPP_MIN_LOG_LEVEL="2")
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert first.stdout.strip() == "(1, 1, 4, 4)"
