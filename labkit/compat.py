@@ -188,34 +188,35 @@ def theano_pydotprint(theano) -> None:
     STATUS["theano-pydotprint"] = "theano.printing.Node is pydot's node again: pydotprint draws"
 
 
+def _refuse_after_tensorflow(module: str, guard, why: str) -> None:
+    """Raise a clear ImportError when ``module`` is imported into a process that has already
+    loaded TensorFlow (``why`` says what would crash), and keep refusing later tries."""
+    shim = f"{module}-after-tensorflow"
+    if "tensorflow" in sys.modules and module not in sys.modules:
+        _hook.before_import(module, guard)                            # refuse the next try too
+        STATUS[shim] = f"refused an import of {module} after tensorflow"
+        raise ImportError(
+            f"{module} cannot be imported in a process that has already imported tensorflow (or keras on "
+            f"its TensorFlow backend): {why} Restart the kernel and import {module} before tensorflow, "
+            "or run them in separate processes (as the comparison does).")
+    STATUS.setdefault(shim, "nothing to do")
+
+
 def paddle_after_tensorflow() -> None:
     """A clear ImportError instead of a crash: PaddlePaddle 3.3 imported into a process that has
     already loaded TensorFlow dies (SIGSEGV) while ``libpaddle.so`` registers its operators,
     because its protobuf calls resolve to the protobuf TensorFlow loaded first. Paddle first,
     TensorFlow second works."""
-    if "tensorflow" in sys.modules and "paddle" not in sys.modules:
-        _hook.before_import("paddle", paddle_after_tensorflow)       # refuse the next try too
-        STATUS["paddle-after-tensorflow"] = "refused an import of paddle after tensorflow"
-        raise ImportError(
-            "paddle cannot be imported in a process that has already imported tensorflow: PaddlePaddle "
-            "3.3 would crash the process (its protobuf collides with TensorFlow's). Restart the kernel "
-            "and import paddle before tensorflow, or run them in separate processes (as the "
-            "comparison does).")
-    STATUS.setdefault("paddle-after-tensorflow", "nothing to do")
+    _refuse_after_tensorflow("paddle", paddle_after_tensorflow,
+                             "PaddlePaddle 3.3 would crash the process (its protobuf collides with TensorFlow's).")
 
 
 def caffe_after_tensorflow() -> None:
     """A clear ImportError instead of a crash: real Caffe imported into a process that has
     already loaded TensorFlow dies (SIGSEGV) in its first ``SGDSolver`` or ``Net``, when its C++
     protobuf parses the prototxt (their protobuf libraries collide, as Paddle's do)."""
-    if "tensorflow" in sys.modules and "caffe" not in sys.modules:
-        _hook.before_import("caffe", caffe_after_tensorflow)          # refuse the next try too
-        STATUS["caffe-after-tensorflow"] = "refused an import of caffe after tensorflow"
-        raise ImportError(
-            "real Caffe cannot be imported in a process that has already imported tensorflow (or keras "
-            "on its TensorFlow backend): its first net would crash the process (their protobuf "
-            "libraries collide). Restart the kernel and use Caffe there, or run it in its own process.")
-    STATUS.setdefault("caffe-after-tensorflow", "nothing to do")
+    _refuse_after_tensorflow("caffe", caffe_after_tensorflow,
+                             "real Caffe's first net would crash the process (their protobuf libraries collide).")
 
 
 def apply() -> dict[str, str]:

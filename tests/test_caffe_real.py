@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from labkit import lenet
-from figure1 import figure1
+from figure1 import deploy_lenet, figure1
 
 # Caffe hangs rather than fails on some misuse (two live solvers sharing an LMDB reader):
 # a hang must fail these tests soon, not at the suite's 900 s timeout.
@@ -62,21 +62,6 @@ def write_lmdb(path, images, labels, caffe_pb2):
             datum = caffe_pb2.Datum(channels=1, height=28, width=28,
                                     data=image.astype(np.uint8).tobytes(), label=int(label))
             txn.put(f"{i:08d}".encode(), datum.SerializeToString())
-
-
-def deploy_lenet(caffe, batch_size):
-    """The same LeNet for inference: an Input layer instead of Data, no loss."""
-    from caffe import layers as L, params as P
-    n = caffe.NetSpec()
-    n.data = L.Input(shape=dict(dim=[batch_size, 1, 28, 28]))
-    n.conv1 = L.Convolution(n.data, kernel_size=5, num_output=20)
-    n.pool1 = L.Pooling(n.conv1, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    n.conv2 = L.Convolution(n.pool1, kernel_size=5, num_output=50)
-    n.pool2 = L.Pooling(n.conv2, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    n.fc1 = L.InnerProduct(n.pool2, num_output=500)
-    n.relu1 = L.ReLU(n.fc1, in_place=True)
-    n.score = L.InnerProduct(n.relu1, num_output=10)
-    return n.to_proto()
 
 
 def figure1_solver(caffe, folder, digits):

@@ -11,38 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from figure1 import write_deploy_files
 
 from labkit import caffe, lenet
 from labkit.interchange import caffe_onnx, formats, matrix, onnxfiles, run, torch_import
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "31_onnx.ipynb"
-CAFFE_NAMES = {"conv1": "conv1", "conv2": "conv2", "fc1": "fc1", "score": "fc2"}
-
-
-def _deploy_net():
-    n = caffe.NetSpec()
-    L, P = caffe.layers, caffe.params
-    n.data = L.Input(shape=dict(dim=[1, 1, 28, 28]))
-    n.conv1 = L.Convolution(n.data, kernel_size=5, num_output=20)
-    n.pool1 = L.Pooling(n.conv1, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    n.conv2 = L.Convolution(n.pool1, kernel_size=5, num_output=50)
-    n.pool2 = L.Pooling(n.conv2, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    n.fc1 = L.InnerProduct(n.pool2, num_output=500)
-    n.relu1 = L.ReLU(n.fc1, in_place=True)
-    n.score = L.InnerProduct(n.relu1, num_output=10)
-    n.prob = L.Softmax(n.score)
-    return n.to_proto()
 
 
 @pytest.fixture(scope="module")
 def caffe_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("caffe")
-    net, w = _deploy_net(), lenet.initial_weights()
-    caffe.write_net(net, folder / "deploy.prototxt")
-    caffe.write_caffemodel(folder / "lenet.caffemodel", net,
-                           {layer: [w[f"{c}.weight"], w[f"{c}.bias"]] for layer, c in CAFFE_NAMES.items()})
-    return folder / "deploy.prototxt", folder / "lenet.caffemodel"
+    return write_deploy_files(caffe, folder, lenet.initial_weights(), softmax=True, prototxt="deploy.prototxt")
 
 
 @pytest.fixture(scope="module")

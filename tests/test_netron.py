@@ -13,20 +13,15 @@ under CI (``CI=true``), where their absence is a failure.
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import socket
 import time
-from pathlib import Path
 
 import pytest
+from figure1 import write_deploy_files
+from jupyterlab_page import ARGS, CHROMIUM, need_browser
 
 from labkit import caffe, lenet, localserver, netron
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-NAMES = {"conv1": "conv1", "conv2": "conv2", "fc1": "fc1", "score": "fc2"}
 
 
 @pytest.fixture(scope="module")
@@ -37,22 +32,9 @@ def lenet_files(tmp_path_factory):
     from labkit.interchange import caffe_onnx
 
     folder = tmp_path_factory.mktemp("netron")
-    n, L, P = caffe.NetSpec(), caffe.layers, caffe.params
-    n.data = L.Input(shape=dict(dim=[1, 1, 28, 28]))
-    n.conv1 = L.Convolution(n.data, kernel_size=5, num_output=20)
-    n.pool1 = L.Pooling(n.conv1, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    n.conv2 = L.Convolution(n.pool1, kernel_size=5, num_output=50)
-    n.pool2 = L.Pooling(n.conv2, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    n.fc1 = L.InnerProduct(n.pool2, num_output=500)
-    n.relu1 = L.ReLU(n.fc1, in_place=True)
-    n.score = L.InnerProduct(n.relu1, num_output=10)
-    net, w = n.to_proto(), lenet.initial_weights()
-    caffe.write_net(net, folder / "lenet_deploy.prototxt")
-    caffe.write_caffemodel(folder / "lenet.caffemodel", net,
-                           {layer: [w[f"{c}.weight"], w[f"{c}.bias"]] for layer, c in NAMES.items()})
-    onnx.save(caffe_onnx.caffe_to_onnx(folder / "lenet_deploy.prototxt", folder / "lenet.caffemodel"),
-              folder / "lenet.onnx")
-    return folder / "lenet_deploy.prototxt", folder / "lenet.caffemodel", folder / "lenet.onnx"
+    deploy, model = write_deploy_files(caffe, folder, lenet.initial_weights())
+    onnx.save(caffe_onnx.caffe_to_onnx(deploy, model), folder / "lenet.onnx")
+    return deploy, model, folder / "lenet.onnx"
 
 
 # --- errors before anything starts ---------------------------------------------------------------
@@ -119,18 +101,6 @@ def test_a_server_that_does_not_answer_in_time_is_stopped(lenet_files):
 
 # --- in a browser ---------------------------------------------------------------------------------
 
-def _need_browser():
-    missing = [what for what, ok in [
-        (f"{CHROMIUM} (apt-get install chromium, or `make system-deps`)", CHROMIUM.exists()),
-        ("the playwright package (it is in requirements.lock)", importlib.util.find_spec("playwright") is not None),
-    ] if not ok]
-    if not missing:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and the browser test cannot run: missing {'; '.join(missing)}")
-    pytest.skip(f"missing {'; '.join(missing)}")
-
-
 #: What Netron draws for each file: the graph's nodes, by the names of their types, in order.
 DRAWN = {
     "lenet.onnx": ["data", "Conv", "MaxPool", "Conv", "MaxPool", "Flatten", "Gemm", "Relu", "Flatten", "Gemm"],
@@ -143,7 +113,7 @@ DRAWN = {
 @pytest.mark.browser
 @pytest.mark.timeout(180)
 def test_netron_draws_the_layers_in_chromium(lenet_files, tmp_path):
-    _need_browser()
+    need_browser()
     from playwright.sync_api import sync_playwright
 
     psutil = pytest.importorskip("psutil")

@@ -2,7 +2,6 @@
 every chapter's "the review's Figure N" faithful to the paper."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest

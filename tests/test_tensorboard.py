@@ -22,14 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from jupyterlab_page import ARGS, CHROMIUM, need_browser
 
 from labkit import chapters, lenet, tensorboard
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "15_tensorflow.ipynb"
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 STEPS = 6
 
 
@@ -167,23 +165,11 @@ def test_the_event_files_hold_the_logged_values(chapter_logs):
     assert all(png.startswith(b"\x89PNG") for png in image[2:])
 
 
-def _need_browser():
-    missing = [what for what, ok in [
-        (f"{CHROMIUM} (apt-get install chromium, or `make system-deps`)", CHROMIUM.exists()),
-        ("the playwright package (it is in requirements.lock)", importlib.util.find_spec("playwright") is not None),
-    ] if not ok]
-    if not missing:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and the browser test cannot run: missing {'; '.join(missing)}")
-    pytest.skip(f"missing {'; '.join(missing)}")
-
-
 @pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.timeout(300)
 def test_tensorboard_shows_the_runs_loss_in_chromium(chapter_logs, tmp_path):
-    _need_browser()
+    need_browser()
     from playwright.sync_api import sync_playwright
 
     root, run, logged, _ = chapter_logs
