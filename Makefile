@@ -33,12 +33,15 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
 
-# Test files (a notebook is one) are spread over TEST_WORKERS processes, each file whole on one
-# worker so a notebook's cells run in order in one kernel (a worker that crashes ends the run
-# rather than being replaced); the slowest tests are listed at the end.
+# Real Caffe's tests first, in a process of their own: real Caffe crashes in a process where
+# TensorFlow is loaded, whichever came first. Then every other test file (a notebook is one),
+# spread over TEST_WORKERS processes, each file whole on one worker so a notebook's cells run
+# in order in one kernel (a worker that crashes ends the run rather than being replaced); the
+# slowest tests are listed at the end.
 TEST_WORKERS ?= 2
 test: setup
-	LABKIT_QUICK=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --max-worker-restart=0 --durations=25 --nbval-lax tests notebooks
+	LABKIT_QUICK=1 $(BIN)/python -m pytest -q -m caffe_real tests
+	LABKIT_QUICK=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --max-worker-restart=0 --durations=25 -m "not caffe_real" --nbval-lax tests notebooks
 
 # The fast tier (markers in pyproject.toml; CONTRIBUTING.md says what each means).
 FAST := not slow and not browser and not caffe_real and not notebooks

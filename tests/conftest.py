@@ -10,15 +10,10 @@ import pytest
 
 
 def pytest_collection_modifyitems(config, items):
-    """Every nbval item (a chapter's cell) carries the ``notebooks`` marker, so tiers can leave them out.
-
-    Real Caffe's tests (``caffe_real``) go first, so that their process (one worker of
-    ``make test``) has not yet loaded TensorFlow: real Caffe crashes beside it, which
-    ``labkit.compat`` turns into a clear ImportError."""
+    """Every nbval item (a chapter's cell) carries the ``notebooks`` marker, so tiers can leave them out."""
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.notebooks)
-    items.sort(key=lambda item: item.get_closest_marker("caffe_real") is None)   # stable: order kept otherwise
 
 
 @pytest.fixture
