@@ -18,7 +18,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from labkit.localserver import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -42,12 +43,6 @@ def need_browser():
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true and the browser test cannot run: missing {'; '.join(missing)}")
     pytest.skip(f"missing {'; '.join(missing)}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str, timeout: float = 2.0):
@@ -75,7 +70,7 @@ def jupyterlab(notebook: Path, tmp_path: Path, name: str | None = None):
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTERLAB_SETTINGS_DIR": str(settings),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "LABKIT_QUICK": "1"}
-    token, port = secrets.token_hex(16), _free_port()
+    token, port = secrets.token_hex(16), free_port()
     log = open(tmp_path / "jupyterlab.log", "wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
@@ -150,3 +145,12 @@ def number(page, selector, timeout_ms: int = 20_000) -> float:
         "s => { const t = (document.querySelector(s) || {}).textContent || ''; return /[0-9]/.test(t) ? t : null; }",
         arg=selector, timeout=timeout_ms)
     return float(re.sub(r"[^0-9.\-]", "", shown.json_value()))
+
+
+def keep_in_runs(name: str, screenshot: Path, figures: dict) -> None:
+    """Keep a browser test's screenshot and printed figures under the workbook's ``runs/``
+    (``runs/NAME.png``, ``runs/NAME.json``, the machine's load average added)."""
+    runs = Path(__file__).resolve().parents[1] / "runs"
+    runs.mkdir(exist_ok=True)
+    shutil.copy(screenshot, runs / f"{name}.png")
+    (runs / f"{name}.json").write_text(json.dumps({**figures, "load_average": os.getloadavg()}))

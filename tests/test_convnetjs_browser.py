@@ -11,15 +11,13 @@ showed (images/s, losses) in ``runs/convnetjs_browser.json`` and a screenshot be
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from jupyterlab_page import ARGS, CHROMIUM, jupyterlab, number, run_all_cells
+from jupyterlab_page import ARGS, CHROMIUM, jupyterlab, keep_in_runs, number, run_all_cells
 
 from labkit import node
 
@@ -75,12 +73,9 @@ def test_convnetjs_trains_in_the_page(page_notebook, tmp_path):
             browser.close()
     print(f"\nbrowser: {seen:.0f} images, first batch loss {first:.3f} -> recent {loss:.3f}, "
           f"{rate:.0f} img/s in Chromium, {took:.0f} s from Run All; predictions {preds}")
-    runs = ROOT / "runs"
-    runs.mkdir(exist_ok=True)
-    shutil.copy(tmp / "convnetjs_page.png", runs / "convnetjs_browser.png")
-    (runs / "convnetjs_browser.json").write_text(json.dumps(
-        {"images": seen, "first_loss": first, "recent_loss": loss, "images_per_s": rate,
-         "seconds_from_run_all": took, "load_average": os.getloadavg()}))
+    keep_in_runs("convnetjs_browser", tmp / "convnetjs_page.png",
+                 {"images": seen, "first_loss": first, "recent_loss": loss, "images_per_s": rate,
+                  "seconds_from_run_all": took})
     assert error == "", error
     assert len(preds) == 10 and all(p.isdigit() for p in preds), preds
     assert loss < first, f"the loss did not fall in the page ({first} -> {loss})"

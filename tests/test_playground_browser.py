@@ -16,13 +16,11 @@ missing browser is a failure. The server and its kernels are shut down at the en
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-from jupyterlab_page import ARGS, CHROMIUM, jupyterlab, number, run_all_cells
+from jupyterlab_page import ARGS, CHROMIUM, jupyterlab, keep_in_runs, number, run_all_cells
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -91,12 +89,9 @@ def test_notebook_runs_and_the_playground_trains_in_chromium(lab):
     rate, rate_442 = (e2 - e1) / (t2 - t1), (f2 - f1) / (u2 - u1)
     print(f"\nbrowser: epoch {epoch0:.0f} -> {e2:.0f}, training loss {loss0:.3f} -> {loss1:.3f}; "
           f"frames (epoch + redraw) per second seen in Chromium: {rate:.1f} (4-2), {rate_442:.1f} (4-4-2)")
-    runs = ROOT / "runs"
-    runs.mkdir(exist_ok=True)
-    shutil.copy(tmp / "playground.png", runs / "playground_browser.png")
-    (runs / "playground_browser.json").write_text(json.dumps(
-        {"frames_per_second_4-2": rate, "frames_per_second_4-4-2": rate_442,
-         "loss_before": loss0, "loss_after": loss1, "load_average": os.getloadavg()}))
+    keep_in_runs("playground_browser", tmp / "playground.png",
+                 {"frames_per_second_4-2": rate, "frames_per_second_4-4-2": rate_442,
+                  "loss_before": loss0, "loss_after": loss1})
     assert e2 > epoch0, "pressing Play did not move the epoch counter"
     assert loss1 < loss0, f"the training loss did not fall ({loss0} -> {loss1})"
     assert f2 > f1, "Play did not run the 4-4-2 network set through the State box"
