@@ -152,7 +152,7 @@ def tree_text(root, children: Callable[[object], Iterable], label: Callable[[obj
     return "\n".join(lines)
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
     """``text`` as a double-quoted dot string (backslashes and quotes escaped, newlines kept)."""
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -165,9 +165,9 @@ def dot_source(labels: list[str], edges: Iterable[tuple[int, int]], name: str = 
     if rankdir not in ("TB", "BT", "LR", "RL"):
         raise ValueError(f"rankdir must be TB, BT, LR or RL, not {rankdir!r}")
     def attrs(d):
-        return ", ".join(f"{k}={_quote(v)}" for k, v in d.items())
+        return ", ".join(f"{k}={quote(v)}" for k, v in d.items())
 
-    out = [f"digraph {_quote(name)} {{", f"  rankdir={rankdir};",
+    out = [f"digraph {quote(name)} {{", f"  rankdir={rankdir};",
            f"  node [{attrs(node_style or {'shape': 'box', 'fontname': 'Helvetica', 'fontsize': '11'})}];"]
     for i, label in enumerate(labels):
         out.append(f"  n{i} [{attrs({'label': label, **dict((styles or {}).get(i, {}))})}];")

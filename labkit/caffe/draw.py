@@ -19,11 +19,6 @@ _DATA = ("Data", "Input", "ImageData", "MemoryData")
 _FILL = {"data": "#dbe9f6", "param": "#fde7c8", "loss": "#f6d5d5", "other": "#eeeeee"}
 
 
-def _q(text: str) -> str:
-    """A double-quoted dot string; a newline becomes dot's line break."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 def _pair(repeated, h: int, w: int, has_h: bool) -> str:
     if has_h:
         return f"{h}x{w}"
@@ -85,33 +80,33 @@ def net_dot(net, shapes: dict[str, tuple] | None = None, phase: int | None = caf
     label = title or net.name or "net"
     if phase is not None:
         label += f" ({'TRAIN' if phase == caffe_pb2.TRAIN else 'TEST'} phase)"
-    out = ["digraph net {", f"  label={_q(label)}; labelloc=t; rankdir=TB;",
+    out = ["digraph net {", f"  label={graphs.quote(label)}; labelloc=t; rankdir=TB;",
            '  node [fontname="Helvetica", fontsize=10]; edge [color="#555555"];']
     version: dict[str, int] = {}      # blob name -> how many times it has been written
 
     def blob_node(name: str) -> str:
-        return _q(f"blob:{name}:{version[name]}")
+        return graphs.quote(f"blob:{name}:{version[name]}")
 
     for i, layer in enumerate(layers):
-        node = _q(f"layer:{i}:{layer.name}")
+        node = graphs.quote(f"layer:{i}:{layer.name}")
         words = settings(layer)
         text = f"{layer.name}\n{layer.type}" + (f"\n{words}" if words else "")
         if phase is None and layer.include:        # every layer, as written: say which phase it is in
             phases = [("TRAIN", "TEST")[r.phase] for r in layer.include if r.HasField("phase")]
             text += f"\n({', '.join(phases)} only)"
         out.append(f"  {node} [shape=box, style=\"rounded,filled\", fillcolor=\"{_FILL[_kind(layer)]}\", "
-                   f"label={_q(text)}];")
+                   f"label={graphs.quote(text)}];")
         for b in layer.bottom:
             if b not in version:              # a blob nobody made: drawn, in red, so it shows
                 version[b] = 0
                 out.append(f"  {blob_node(b)} [shape=ellipse, color=red, fontcolor=red, "
-                           f"label={_q(b + chr(10) + 'made by no layer')}];")
+                           f"label={graphs.quote(b + chr(10) + 'made by no layer')}];")
             out.append(f"  {blob_node(b)} -> {node};")
         for t in layer.top:
             version[t] = version.get(t, -1) + 1
             where = _shape(shapes, t)
             extra = " (in place)" if t in layer.bottom else ""
-            out.append(f"  {blob_node(t)} [shape=ellipse, label={_q(t + extra + (chr(10) + where if where else ''))}];")
+            out.append(f"  {blob_node(t)} [shape=ellipse, label={graphs.quote(t + extra + (chr(10) + where if where else ''))}];")
             out.append(f"  {node} -> {blob_node(t)};")
     out.append("}")
     return "\n".join(out) + "\n"
