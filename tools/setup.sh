@@ -44,7 +44,8 @@ npm_ci() {
     echo "$want" > "$stamp"
 }
 
-want="$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)"
+# LABKIT_SKIP_H2O=1 leaves out H2O (about 270 MB; the Java toolkits chapter then says it is missing).
+want="$( (cat requirements.lock pyproject.toml; echo "skip-h2o=${LABKIT_SKIP_H2O:-}") | sha256sum | cut -d' ' -f1)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
     echo "setup: environment is up to date with requirements.lock (skipping install)"
     # the hook's one line names labkit's entry point: rewrite it in case labkit changed it
@@ -57,7 +58,14 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 echo "setup: installing the pinned environment (first time: a few minutes, about 5 GB)"
 # The build tools first: chainer and lasagne are source distributions built against them.
 "${PIP[@]}" install -q $(grep -E '^(setuptools|wheel)==' requirements.lock)
-"${PIP[@]}" install -q --no-build-isolation -r requirements.lock
+# Packages requirements.in marks "# --no-deps" (Nolearn) install after the rest, without their
+# declared requirements; H2O is left out when LABKIT_SKIP_H2O is set.
+bare="$("$VENV/bin/python" tools/sync_env.py --no-deps)"
+skip="$(for pin in $bare; do printf '%s|' "${pin%%==*}"; done)"
+[ -z "${LABKIT_SKIP_H2O:-}" ] || skip="${skip}h2o|"
+grep -v -i -E "^(${skip%|})==" requirements.lock > "$VENV/.labkit-requirements.txt"
+"${PIP[@]}" install -q --no-build-isolation -r "$VENV/.labkit-requirements.txt"
+[ -z "$bare" ] || "${PIP[@]}" install -q --no-deps $bare
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e .
 # Applies labkit.compat automatically whenever a legacy toolkit is imported in this venv.
 "$VENV/bin/python" -m labkit compat --install-hook

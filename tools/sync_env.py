@@ -14,6 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 NO_ISOLATION = ("chainer",)
 #: Installed by conda itself in environment.yml rather than by its pip section.
 CONDA_OWNED = ("setuptools", "wheel")
+#: The marker that ends a requirements.in line whose package installs without its declared
+#: requirements (pip --no-deps); see no_deps().
+NO_DEPS_MARK = "# --no-deps"
 
 
 def normalize(name: str) -> str:
@@ -31,15 +34,26 @@ def lock_pins(path=ROOT / "requirements.lock") -> dict[str, str]:
     return pins
 
 
+def no_deps(path=ROOT / "requirements.in") -> tuple[str, ...]:
+    """The packages requirements.in marks ``# --no-deps``: installed by a step of their own,
+    without the requirements they declare (Nolearn's Theano 1.0.x would replace theano-pymc)."""
+    names = []
+    for line in path.read_text().splitlines():
+        if line.rstrip().endswith(NO_DEPS_MARK) and not line.lstrip().startswith("#"):
+            names.append(normalize(re.split(r"[=<>\[ ]", line.strip(), maxsplit=1)[0]))
+    return tuple(names)
+
+
 def render(pins: dict[str, str]) -> dict[Path, str]:
-    pip_lines = [f"{n}=={v}" for n, v in sorted(pins.items())
-                 if n not in NO_ISOLATION and n not in CONDA_OWNED]
+    skip = set(NO_ISOLATION) | set(CONDA_OWNED) | set(no_deps())
+    pip_lines = [f"{n}=={v}" for n, v in sorted(pins.items()) if n not in skip]
     late = " ".join(f"{n}=={pins[n]}" for n in NO_ISOLATION)
+    bare = " ".join(f"{n}=={pins[n]}" for n in no_deps())
     env = [
         "# The workbook's environment for conda/mamba users, generated from requirements.lock",
         "# by tools/sync_env.py (do not edit by hand). After creating it:",
-        f"#   conda activate labkit && pip install --no-build-isolation {late} && pip install -e . "
-        "&& python -m labkit compat --install-hook",
+        f"#   conda activate labkit && pip install --no-build-isolation {late} && pip install --no-deps {bare}",
+        "#   pip install --no-deps -e . && python -m labkit compat --install-hook",
         "name: labkit",
         "channels:",
         "  - conda-forge",
@@ -61,6 +75,12 @@ def render(pins: dict[str, str]) -> dict[Path, str]:
 
 
 if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--no-deps"]:
+        # the pins to install with pip --no-deps (tools/setup.sh, tools/lock.sh, binder/postBuild)
+        print(" ".join(f"{n}=={lock_pins()[n]}" for n in no_deps()))
+        raise SystemExit(0)
     for path, text in render(lock_pins()).items():
         path.write_text(text)
         print(f"sync_env: wrote {path.relative_to(ROOT)}")
