@@ -44,8 +44,8 @@ npm_ci() {
     echo "$want" > "$stamp"
 }
 
-# LABKIT_SKIP_H2O=1 leaves out H2O (about 270 MB; the Java toolkits chapter then says it is missing).
-want="$( (cat requirements.lock pyproject.toml; echo "skip-h2o=${LABKIT_SKIP_H2O:-}") | sha256sum | cut -d' ' -f1)"
+# LABKIT_SKIP_JVM=1 leaves out the Java group, H2O and ND4J (about 550 MB; chapter 21 then says they are missing).
+want="$( (cat requirements.lock pyproject.toml; echo "skip-jvm=${LABKIT_SKIP_JVM:-}") | sha256sum | cut -d' ' -f1)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
     echo "setup: environment is up to date with requirements.lock (skipping install)"
     # the hook's one line names labkit's entry point: rewrite it in case labkit changed it
@@ -59,10 +59,10 @@ echo "setup: installing the pinned environment (first time: a few minutes, about
 # The build tools first: chainer and lasagne are source distributions built against them.
 "${PIP[@]}" install -q $(grep -E '^(setuptools|wheel)==' requirements.lock)
 # Packages requirements.in marks "# --no-deps" (Nolearn) install after the rest, without their
-# declared requirements; H2O is left out when LABKIT_SKIP_H2O is set.
+# declared requirements; the Java group (H2O, ND4J) is left out when LABKIT_SKIP_JVM is set.
 bare="$("$VENV/bin/python" tools/sync_env.py --no-deps)"
 skip="$(for pin in $bare; do printf '%s|' "${pin%%==*}"; done)"
-[ -z "${LABKIT_SKIP_H2O:-}" ] || skip="${skip}h2o|"
+[ -z "${LABKIT_SKIP_JVM:-}" ] || skip="${skip}h2o|nd4j|"
 grep -v -i -E "^(${skip%|})==" requirements.lock > "$VENV/.labkit-requirements.txt"
 "${PIP[@]}" install -q --no-build-isolation -r "$VENV/.labkit-requirements.txt"
 [ -z "$bare" ] || "${PIP[@]}" install -q --no-deps $bare

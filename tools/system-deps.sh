@@ -5,10 +5,11 @@
 #   chromium               the headless browser for the playground's browser test
 #   graphviz               draws the toolkits' graphs (Theano's pydotprint, Chainer's and PyTorch's)
 #   nodejs, npm            the ConvNetJS chapter's Node process (npm only where Node came without it)
-#   openjdk-17-jre-headless  the Java runtime H2O's server runs in (the Java toolkits chapter)
+#   openjdk-17-jre-headless  the Java runtime H2O's server and ND4J run in (the Java toolkits chapter)
+#   libguava-java          a Guava new enough for ND4J's SameDiff (the nd4j wheel bundles an older one)
 # Nothing here is required to run the notebooks; the tests under CI expect all of it.
 set -euo pipefail
-PKGS=(libopenblas-dev dataset-fashion-mnist chromium graphviz nodejs)
+PKGS=(libopenblas-dev dataset-fashion-mnist chromium graphviz nodejs libguava-java)
 # NodeSource's nodejs package carries npm itself and conflicts with Debian's npm
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 # any Java H2O supports will do; Debian 12 and Ubuntu 22.04+ carry 17
