@@ -9,6 +9,17 @@ import threading
 import pytest
 
 
+def pytest_configure(config):
+    """Every nbval run of a chapter keeps an executed copy with its outputs in ``runs/executed/``
+    (``tests/executed_notebooks.py``): the book (``make book``) is built from them. The ``book``
+    marker is the test that builds it, run after the notebooks (``tests/test_book.py``)."""
+    import executed_notebooks
+
+    if not config.pluginmanager.is_registered(executed_notebooks):
+        config.pluginmanager.register(executed_notebooks, "executed_notebooks")
+    config.addinivalue_line("markers", "book: builds the book from runs/executed/; run after the notebooks")
+
+
 def pytest_collection_modifyitems(config, items):
     """Every nbval item (a chapter's cell) carries the ``notebooks`` marker, so tiers can leave them out."""
     for item in items:
