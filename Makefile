@@ -5,14 +5,18 @@ BIN   := $(VENV)/bin
 KERNEL := labkit
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: lab test check setup kernel lock system-deps caffe doctor bench clean help
+.PHONY: lab test check setup kernel lock system-deps caffe doctor bench full book workshop reset clean help
 
 help:
 	@echo "make lab          set up the environment (once) and start JupyterLab on notebooks/"
 	@echo "make test         set up the environment (once) and run every test and notebook (quick mode)"
 	@echo "make check        the fast tier: unit tests only (no toolkit subprocess, browser or notebook), < 2 min"
 	@echo "make doctor       print the toolkit and device table"
-	@echo "make bench        print labkit's own start-up and data-loading benchmarks"
+	@echo "make bench        print labkit's own start-up and data-loading benchmarks, and the GEMM rate"
+	@echo "make full         run every chapter in full mode, one after another (an hour or more): time, memory, accuracy"
+	@echo "make book         every chapter with its outputs as a static site, build/book/html"
+	@echo "make workshop     before a workshop: fetch the data, run every chapter once (warms the caches), print a 3-hour plan"
+	@echo "make reset        put the notebooks back as committed (changed ones saved in runs/notebook-backups/ first)"
 	@echo "make system-deps  (Debian/Ubuntu, root) OpenBLAS, offline Fashion-MNIST, Chromium"
 	@echo "make caffe        (optional; Debian/Ubuntu) build real Caffe (a BVLC fork) into .venv (minutes once, then cached)"
 	@echo "make lock         re-resolve requirements.in into requirements.lock"
@@ -37,11 +41,13 @@ lab: kernel
 # TensorFlow is loaded, whichever came first. Then every other test file (a notebook is one),
 # spread over TEST_WORKERS processes, each file whole on one worker so a notebook's cells run
 # in order in one kernel (a worker that crashes ends the run rather than being replaced); the
-# slowest tests are listed at the end.
+# slowest tests are listed at the end. That run leaves each chapter, with its outputs, in
+# runs/executed/; last, the book is built from those copies and every page opened in Chromium.
 TEST_WORKERS ?= 2
 test: setup
 	LABKIT_QUICK=1 $(BIN)/python -m pytest -q -m caffe_real tests
-	LABKIT_QUICK=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --max-worker-restart=0 --durations=25 -m "not caffe_real" --nbval-lax tests notebooks
+	LABKIT_QUICK=1 $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --max-worker-restart=0 --durations=25 -m "not caffe_real and not book" --nbval-lax tests notebooks
+	LABKIT_QUICK=1 $(BIN)/python -m pytest -q -m book tests/test_book.py
 
 # The fast tier (markers in pyproject.toml; CONTRIBUTING.md says what each means).
 FAST := not slow and not browser and not caffe_real and not notebooks
@@ -54,6 +60,32 @@ doctor: setup
 bench: setup
 	@$(BIN)/python -m labkit bench
 	@$(BIN)/python -m labkit.playground.bench
+	@$(BIN)/python -m labkit.compare.gemm
+
+# Every chapter as a reader runs it (no LABKIT_QUICK), one after another; CHAPTERS="10 14" for some.
+# Not part of `make test`, which stays quick.
+full: setup
+	$(BIN)/python -m labkit.compare.fullrun $(CHAPTERS)
+
+# The book: every chapter with its outputs, as a static HTML site in build/book/html, built
+# from the executed copies in runs/executed/ (make test leaves one of each, in quick mode).
+# A chapter without a fresh copy runs first: in full mode when it finishes within BOOK_BUDGET
+# seconds, else in quick mode; each page says which. BOOK_ARGS=--rerun runs every chapter again.
+BOOK_BUDGET ?= 900
+book: setup
+	$(BIN)/python -m labkit.book --budget $(BOOK_BUDGET) $(BOOK_ARGS)
+
+# Before a workshop, on every laptop (WORKSHOP.md): the data, then every chapter once in quick mode,
+# which fills Theano's and torch.compile's caches; each chapter's time is recorded and the plan
+# is built from them (the plan is printed even when a chapter failed, marked). WORKSHOP_ARGS=--caffe
+# also builds real Caffe (minutes); CHAPTERS="10 12" for some.
+workshop: kernel
+	$(BIN)/python -m labkit workshop warm --kernel $(KERNEL) $(WORKSHOP_ARGS) $(CHAPTERS); status=$$?; \
+	$(BIN)/python -m labkit workshop plan; exit $$status
+
+# The notebooks as committed; every notebook that differs is copied to runs/notebook-backups/ first.
+reset:
+	$(BIN)/python -m labkit workshop reset
 
 system-deps:
 	@tools/system-deps.sh

@@ -6,6 +6,7 @@
     python -m labkit compat --install-hook
     python -m labkit compare [--quick]   every toolkit's LeNet, one protocol, one process each
     python -m labkit bench               labkit's own start-up and data-loading figures
+    python -m labkit workshop warm|plan|reset   the workshop kit (WORKSHOP.md)
 """
 from __future__ import annotations
 
@@ -76,11 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     # listed for --help; its own options are parsed by labkit.compare (see main below)
     sub.add_parser("compare", help="every toolkit's LeNet under one protocol (compare --help)")
     sub.add_parser("bench", help="labkit's own benchmarks").set_defaults(fn=_bench)
+    sub.add_parser("workshop", help="warm the caches, plan the day, reset the notebooks (workshop --help)")
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["compare"]:
         from labkit import compare
 
         return compare.main(argv[1:])
+    if argv[:1] == ["workshop"]:
+        from labkit import workshop
+
+        return workshop.main(argv[1:])
     args = parser.parse_args(argv)
     return args.fn(args)
 

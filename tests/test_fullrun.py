@@ -1,0 +1,48 @@
+"""labkit.compare.fullrun (``make full``): choosing chapters, peak memory, one real notebook run."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from labkit.compare import fullrun
+
+
+def test_chapters_by_name_number_or_file_and_a_clear_error():
+    every = fullrun.chapters()
+    assert every and all(p.suffix == ".ipynb" and p.stem[:2].isdigit() for p in every)
+    assert [p.stem for p in fullrun.chapters(["10", "14_chainer.ipynb"])] == ["10_pytorch", "14_chainer"]
+    with pytest.raises(ValueError, match="no chapter '99_nothing' in .* \\(there are: 00_setup"):
+        fullrun.chapters(["99_nothing"])
+
+
+def test_peak_memory_sees_a_child_process():
+    code = "import time; b = bytearray(300 * 2**20); time.sleep(1.5)"
+    with fullrun.PeakMemory(every=0.1) as mem:
+        subprocess.run([sys.executable, "-c", code], check=True)
+    assert mem.peak > 300 * 2**20
+
+
+def _notebook(path, cells):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_run_chapter_in_full_mode_reads_its_accuracy_and_reports_a_failing_cell(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_QUICK", "1")
+    ok = _notebook(tmp_path / "91_ok.ipynb", [
+        "import os\nassert 'LABKIT_QUICK' not in os.environ, 'full mode has no LABKIT_QUICK'",
+        "from labkit import records\nrecords.write_results('chainer', test_accuracy=0.9912)"])
+    bad = _notebook(tmp_path / "92_bad.ipynb", ["1 / 0"])
+    got = fullrun.run_chapter(ok, tmp_path / "runs")
+    assert got["error"] is None and got["accuracy"] == {"chainer": 0.9912} and got["peak_mib"] > 10
+    failed = fullrun.run_chapter(bad, tmp_path / "runs")
+    assert "ZeroDivisionError" in failed["error"] and failed["accuracy"] == {}
+    import os
+    assert os.environ["LABKIT_QUICK"] == "1"              # the caller's environment is put back
+    assert "FAILED: " in fullrun.table([got, failed]).text()
