@@ -1,4 +1,4 @@
-"""Shims that let the 2015-2020 toolkits (Theano, Lasagne, Chainer, MXNet) run on today's stack.
+"""Shims that let the 2015-2020 toolkits (Theano, Lasagne, Chainer, MXNet, Nolearn) run on today's stack.
 
 One call, ``apply()``, arms every shim and is safe to call any number of times. In the
 workbook's environment you never need to call it: ``make lab``/``make test`` install a
@@ -26,6 +26,14 @@ paddle-after-          PaddlePaddle 3.3 crashes a process that already loaded Te
 tensorflow             the import is refused with an ImportError saying what to do.
 caffe-after-           Real Caffe (``make caffe``) crashes parsing a prototxt in a process
 tensorflow             that already loaded TensorFlow: refused the same way.
+collections-abc-       Nolearn 0.6.1 imports ``collections.Iterable``, removed in Python
+aliases                3.10 (it lives in ``collections.abc``).
+sklearn-cross-         Nolearn 0.6.1 imports ``KFold``, ``StratifiedKFold`` from
+validation             ``sklearn.cross_validation``, removed in scikit-learn 0.20; the
+                       old signatures, over ``model_selection`` (``labkit.compat_sklearn``).
+nolearn-params         Nolearn 0.6.1's ``NeuralNet`` fails today's ``get_params`` and
+                       ``clone`` checks (so ``GridSearchCV`` too): two removed arguments
+                       are never stored, ``layers`` is re-wrapped.
 =====================  ===============================================================
 """
 from __future__ import annotations
@@ -219,6 +227,30 @@ def caffe_after_tensorflow() -> None:
                              "real Caffe's first net would crash the process (their protobuf libraries collide).")
 
 
+def collections_abc_aliases() -> None:
+    """Put back ``collections.Iterable`` (Python 3.10 removed it) for Nolearn 0.6.1."""
+    if "collections-abc-aliases" not in STATUS:
+        from labkit import compat_sklearn
+
+        STATUS["collections-abc-aliases"] = compat_sklearn.collections_abc_aliases()
+
+
+def sklearn_cross_validation() -> None:
+    """Provide ``sklearn.cross_validation`` (removed in scikit-learn 0.20) for Nolearn 0.6.1."""
+    if "sklearn-cross-validation" not in STATUS:
+        from labkit import compat_sklearn
+
+        STATUS["sklearn-cross-validation"] = compat_sklearn.install_cross_validation()
+
+
+def nolearn_params(base) -> None:
+    """Let Nolearn's ``NeuralNet`` pass today's scikit-learn ``get_params`` and ``clone``."""
+    if "nolearn-params" not in STATUS:
+        from labkit import compat_sklearn
+
+        STATUS["nolearn-params"] = compat_sklearn.nolearn_params(base)
+
+
 def apply() -> dict[str, str]:
     """Arm every shim. Idempotent; returns ``STATUS``.
 
@@ -232,13 +264,17 @@ def apply() -> dict[str, str]:
     _hook.after_import("theano", theano_pydotprint)
     _hook.before_import("paddle", paddle_after_tensorflow)
     _hook.before_import("caffe", caffe_after_tensorflow)
+    _hook.before_import("nolearn", collections_abc_aliases)
+    _hook.before_import("nolearn", sklearn_cross_validation)
+    _hook.after_import("nolearn.lasagne.base", nolearn_params)
     return STATUS
 
 
 def report() -> list[tuple[str, str]]:
     """(shim, what it did) for every shim, in a fixed order, for a notebook or the doctor."""
     names = ["numpy-aliases", "numpy-distutils", "theano-blas", "theano-legacy-names", "theano-pydotprint",
-             "paddle-after-tensorflow", "caffe-after-tensorflow"]
+             "paddle-after-tensorflow", "caffe-after-tensorflow", "collections-abc-aliases",
+             "sklearn-cross-validation", "nolearn-params"]
     return [(n, STATUS.get(n, "armed; runs when its toolkit is imported")) for n in names]
 
 

@@ -261,6 +261,47 @@ def _convnetjs_notes(node):
     return f"runs in Node {node.versions()['node']}, one JavaScript thread"
 
 
+def _h2o_gpus(h2o):
+    return []             # H2O's Deep Learning runs on the CPU (its XGBoost alone can use a GPU)
+
+
+def _h2o_notes(h2o):
+    from labkit import jvm
+
+    java = jvm.check_java(jvm.H2O_JAVA)      # missing or unsupported: the row says what to install
+    return f"runs in a JVM (Java {java.major}, {java.path}); Deep Learning on the CPU, no convolutions"
+
+
+def _nd4j_gpus(nd4j):
+    from labkit import nd4j as bridge
+
+    jars = bridge.classpath()              # jars or Guava missing: the row says what to install
+    return None if any("nd4j-cuda" in j for j in jars) else []     # nd4j-native only: the CPU
+
+
+def _nd4j_notes(nd4j):
+    from labkit import nd4j as bridge
+
+    found = bridge.check()                 # Java missing or unsupported: the row says what to install
+    return (f"runs in a JVM through JPype, in a child process (Java {found['java_major']}); "
+            f"{len(found['classpath'])} jars, the CPU backend only; no DL4J layers")
+
+
+def _nolearn_gpus(nolearn):
+    return _theano_gpus(nolearn) if "theano" in sys.modules else None   # Theano is loaded by nolearn.lasagne
+
+
+def _nolearn_notes(nolearn):
+    if "theano" not in sys.modules:
+        return "NeuralNet runs Lasagne on Theano (import nolearn.lasagne): see their rows"
+    return _theano_notes(nolearn)
+
+
+def _skorch_delegate(question):
+    """skorch computes with PyTorch (imported by skorch itself): ask PyTorch's question."""
+    return lambda skorch: question(sys.modules["torch"])
+
+
 TORCH = Questions(_torch_gpus, _torch_cuda, _torch_cudnn, _torch_notes)
 TENSORFLOW = Questions(_tf_gpus, lambda tf: _tf_build(tf).get("cuda_version"),
                        lambda tf: _tf_build(tf).get("cudnn_version"), _tf_notes)
@@ -277,5 +318,14 @@ OPENCV = Questions(_cv2_gpus, lambda cv2: _cv2_build(cv2, "NVIDIA CUDA"), lambda
                    lambda cv2: f"{cv2.getNumThreads()} threads")
 #: ConvNetJS runs in Node; its "module" is labkit.node, the bridge that finds and starts it.
 CONVNETJS = Questions(_convnetjs_gpus, None, None, _convnetjs_notes)
+#: H2O's server is Java: the h2o module is its client; the probe checks the Java it needs.
+H2O = Questions(_h2o_gpus, None, None, _h2o_notes)
+#: ND4J runs in a JVM in a child process (labkit.nd4j); the nd4j module only locates its jars.
+ND4J = Questions(_nd4j_gpus, None, None, _nd4j_notes)
+#: Nolearn's NeuralNet and skorch's wrap another toolkit: they see that toolkit's devices.
+NOLEARN = Questions(_nolearn_gpus, None, None, _nolearn_notes)
+SKORCH = Questions(_skorch_delegate(_torch_gpus), _skorch_delegate(_torch_cuda), _skorch_delegate(_torch_cudnn),
+                   lambda skorch: "a scikit-learn wrapper: computes with PyTorch (see its row); device='cuda' "
+                                  "moves the module")
 ONNXRUNTIME = Questions(_ort_gpus, lambda ort: _ort_info(ort, "cuda_version"),
                         lambda ort: _ort_info(ort, "cudnn_version"), _ort_notes)

@@ -101,6 +101,26 @@ TOOLKITS: dict[str, Toolkit] = {
         "ConvNetJS", "labkit.node", ("convnet.js",), probes.CONVNETJS, chapter="18_convnetjs.ipynb",
         runs_in="node",
         gpu_hint="ConvNetJS computes in plain JavaScript on one thread: it has no GPU path."),
+    "h2o": _tk(
+        # Java: the h2o module is the client of a JVM server labkit.jvm starts (h2o.jar, bundled)
+        "H2O", "h2o", ("h2o-3",), probes.H2O, chapter="21_h2o.ipynb", runs_in="jvm",
+        gpu_hint="H2O's Deep Learning has no GPU path; only its XGBoost can use an NVIDIA GPU "
+                 "(backend='gpu', CUDA installed)."),
+    "nd4j": _tk(
+        # Java: ND4J 1.0.0-beta3's jars from PyPI's nd4j wheel, run by labkit.nd4j in a child's JVM (JPype)
+        "ND4J (DeepLearning4j)", "nd4j", ("deeplearning4j", "dl4j", "eclipse deeplearning4j"), probes.ND4J,
+        chapter="21_h2o.ipynb", runs_in="jvm",
+        optional="optional: PyPI's pre-release nd4j==1.0.0b3 (283 MB) and JPype",
+        gpu_hint="The nd4j wheel carries only the CPU backend (nd4j-native); a GPU needs DL4J's "
+                 "nd4j-cuda-* jars from Maven Central, matched to the CUDA version."),
+    "nolearn": _tk(
+        # scikit-learn's fit/predict over Lasagne (nolearn.lasagne); installed with --no-deps,
+        # since its requirements would replace theano-pymc with the original Theano
+        "Nolearn", "nolearn", (), probes.NOLEARN, chapter="19_sklearn.ipynb", compat=True,
+        gpu_hint="Nolearn runs wherever Theano does (see the Theano row)."),
+    "skorch": _tk(
+        "skorch", "skorch", (), probes.SKORCH, chapter="19_sklearn.ipynb",
+        gpu_hint="skorch uses PyTorch's devices (see the PyTorch row): NeuralNet(..., device='cuda')."),
     "opencv": _tk(
         "OpenCV", "cv2", ("cv2", "opencv-python"), probes.OPENCV,
         gpu_hint="OpenCV's PyPI wheels are CPU-only; its CUDA modules need a source build."),

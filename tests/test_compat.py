@@ -207,7 +207,7 @@ def test_apply_is_idempotent_and_reports_every_shim():
     proc = run("""
         from labkit import compat, _hook
         a = dict(compat.apply()); b = dict(compat.apply())
-        import theano, lasagne, chainer, paddle
+        import theano, lasagne, chainer, paddle, nolearn.lasagne
         try:
             import caffe          # real Caffe, where `make caffe` built it; the guard runs either way
         except ImportError:
@@ -215,7 +215,8 @@ def test_apply_is_idempotent_and_reports_every_shim():
         compat.apply()
         names = [n for n, _ in compat.report()]
         assert names == ["numpy-aliases", "numpy-distutils", "theano-blas", "theano-legacy-names",
-                         "theano-pydotprint", "paddle-after-tensorflow", "caffe-after-tensorflow"]
+                         "theano-pydotprint", "paddle-after-tensorflow", "caffe-after-tensorflow",
+                         "collections-abc-aliases", "sklearn-cross-validation", "nolearn-params"]
         assert all("armed" not in what for _, what in compat.report()), compat.report()
         assert a == b
         assert sum(isinstance(f, _hook._Finder) for f in __import__("sys").meta_path) == 1
@@ -347,3 +348,76 @@ def test_caffe_after_tensorflow_is_a_clear_error_and_caffe_first_works(hook):
     """, hook=hook, TF_CPP_MIN_LOG_LEVEL="2")
     assert first.returncode == 0, first.stderr[-2000:]
     assert first.stdout.strip() == "(1, 1, 4, 4)"
+
+
+# --- Nolearn 0.6.1 on Python 3.11 and scikit-learn 1.9 ---------------------------------------
+
+NOLEARN = """
+    from labkit import compat
+    compat.numpy_aliases(); compat.theano_blas()
+    import theano
+    compat.theano_legacy_names(theano)
+    {shims}
+    import nolearn.lasagne
+    print("imported")
+"""
+
+
+def test_nolearn_fails_without_the_collections_alias():
+    proc = run(NOLEARN.format(shims="compat.sklearn_cross_validation()"))
+    assert proc.returncode != 0 and "cannot import name 'Iterable' from 'collections'" in proc.stderr, proc.stderr[-1500:]
+
+
+def test_nolearn_fails_without_sklearn_cross_validation():
+    proc = run(NOLEARN.format(shims="compat.collections_abc_aliases()"))
+    assert proc.returncode != 0 and "No module named 'sklearn.cross_validation'" in proc.stderr, proc.stderr[-1500:]
+
+
+def test_both_shims_let_nolearn_import_and_alias_the_same_class():
+    proc = run(NOLEARN.format(shims="compat.collections_abc_aliases(); compat.sklearn_cross_validation()") + """
+    import collections, collections.abc, sklearn.cross_validation as cv
+    assert collections.Iterable is collections.abc.Iterable
+    print(sorted(len(test) for _, test in cv.StratifiedKFold([0] * 6 + [1] * 4, 2)))
+    """)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["imported", "[5,", "5]"]
+
+
+# a NeuralNet over a tiny Lasagne net: get_params and clone, as cross_val_score and GridSearchCV use them
+NOLEARN_CLONE = NOLEARN.format(shims="compat.collections_abc_aliases(); compat.sklearn_cross_validation()") + """
+    {params_shim}
+    import numpy as np
+    from lasagne.layers import DenseLayer, InputLayer
+    from lasagne.nonlinearities import softmax
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+    theano.config.floatX = "float32"
+    net = nolearn.lasagne.NeuralNet(DenseLayer(InputLayer((None, 4)), 2, nonlinearity=softmax),
+                                    update_learning_rate=0.5, max_epochs=5, verbose=0)
+    twin = clone(net)
+    print(twin.get_params()["update_learning_rate"], twin is not net)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4)).astype("float32"); y = (X[:, 0] > 0).astype("int32")
+    print(min(cross_val_score(net, X, y, cv=3)) > 0.7)
+"""
+
+
+def test_nolearn_cannot_be_cloned_without_the_params_shim():
+    proc = run(NOLEARN_CLONE.format(params_shim=""))
+    assert proc.returncode != 0 and "'NeuralNet' object has no attribute" in proc.stderr, proc.stderr[-1500:]
+
+
+def test_params_shim_lets_clone_and_cross_val_score_run():
+    proc = run(NOLEARN_CLONE.format(params_shim="compat.nolearn_params(nolearn.lasagne.base)"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["imported", "0.5", "True", "True"]
+
+
+@pytest.mark.skipif(not (Path(sysconfig.get_paths()["purelib"]) / "labkit_compat.pth").exists(),
+                    reason="the start-up hook is installed by `make setup` into the workbook's .venv")
+def test_startup_hook_makes_a_plain_import_nolearn_work():
+    proc = run("import nolearn.lasagne, sklearn.base as b; "
+               "print(b.clone(nolearn.lasagne.NeuralNet([], update_learning_rate=0.1)).update_learning_rate)",
+               hook=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "0.1"

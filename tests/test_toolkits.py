@@ -74,4 +74,5 @@ def test_no_other_labkit_module_lists_toolkit_import_names():
 
 
 def test_the_startup_hook_watches_the_legacy_toolkits():
-    assert set(toolkits.legacy_modules()) == {"theano", "lasagne", "chainer", "mxnet", "paddle", "caffe"}
+    assert set(toolkits.legacy_modules()) == {"theano", "lasagne", "chainer", "mxnet", "paddle", "caffe",
+                                                  "nolearn"}

@@ -145,6 +145,52 @@ DIGITS (a web application): LeNet on MNIST, clicked, not typed (not run)
 4. On the finished model: "Classify One" uploads an image and shows the top classes and
    each layer's activations and weights; "Download Model" gives the prototxt and caffemodel.
 """, "a network described by a prototxt, a solver filled in as settings, training watched live"),
+    Idiom("deeplearning4j", "java", """\
+// LeNet in Eclipse Deeplearning4j: Java, a configuration built layer by layer, then fit (not run)
+import org.deeplearning4j.datasets.iterator.impl.MnistDataSetIterator;
+import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.*;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.weights.WeightInit;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import org.nd4j.linalg.learning.config.Nesterovs;
+import org.nd4j.linalg.lossfunctions.LossFunctions.LossFunction;
+
+public class LeNet {
+    public static void main(String[] args) throws Exception {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
+            .seed(2017)
+            .l2(0.0005)                                   // weight decay
+            .updater(new Nesterovs(0.01, 0.9))            // SGD, Nesterov momentum 0.9
+            .weightInit(WeightInit.XAVIER)
+            .list()
+            .layer(0, new ConvolutionLayer.Builder(5, 5).nIn(1).nOut(20).stride(1, 1)
+                .activation(Activation.IDENTITY).build())          // 1x28x28 -> 20x24x24
+            .layer(1, new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX)
+                .kernelSize(2, 2).stride(2, 2).build())            // -> 20x12x12
+            .layer(2, new ConvolutionLayer.Builder(5, 5).nOut(50).stride(1, 1)
+                .activation(Activation.IDENTITY).build())          // -> 50x8x8
+            .layer(3, new SubsamplingLayer.Builder(SubsamplingLayer.PoolingType.MAX)
+                .kernelSize(2, 2).stride(2, 2).build())            // -> 50x4x4
+            .layer(4, new DenseLayer.Builder().nOut(500).activation(Activation.RELU).build())
+            .layer(5, new OutputLayer.Builder(LossFunction.NEGATIVELOGLIKELIHOOD)
+                .nOut(10).activation(Activation.SOFTMAX).build())
+            .setInputType(InputType.convolutionalFlat(28, 28, 1))  // works out each nIn
+            .build();
+
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        DataSetIterator train = new MnistDataSetIterator(64, true, 2017);
+        DataSetIterator test = new MnistDataSetIterator(64, false, 2017);
+        net.fit(train, 10);                                        // 10 epochs
+        System.out.println(net.evaluate(test).stats());
+    }
+}
+""", "a network configured as a list of layer objects by a builder, then fit on an iterator; "
+         "Keras's Sequential and fit are the same idea in Python"),
     Idiom("sklearn-theano", "python", """\
 # sklearn-theano did not build LeNets: it wrapped pretrained ImageNet networks (OverFeat,
 # GoogLeNet) as scikit-learn transformers, so a deep feature extractor became one pipeline
