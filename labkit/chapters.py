@@ -18,6 +18,10 @@ and the comparison harness run those very cells in a fresh process of their own:
     python -m labkit.chapters agreement notebooks/10_pytorch.ipynb
     python -m labkit.chapters call notebooks/11_keras.ipynb run_backend --tags lenet keras-driver --out r.json
 
+The ``agreement`` command also runs ``labkit.agreement.measure`` on the same cells: 50 losses of
+``make_train_step`` on real batches, a second weight set on Fashion-MNIST images, and how a
+tied max-pooling window routes its gradient (``--steps N`` shortens the loss curve).
+
 ``run_elsewhere`` does the second from Python, through ``labkit.child`` (the mechanism the
 comparison harness uses): chapter 11 runs its other Keras backends that way.
 
@@ -207,6 +211,8 @@ def main(argv=None) -> int:
     parser.add_argument("function", nargs="?", help="call: the function to call after running the cells")
     parser.add_argument("--tags", nargs="+", default=[TAG], help="the cells to run (default: lenet)")
     parser.add_argument("--out", help="call: write the function's result there as JSON")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="agreement: steps of the loss curve (default: labkit.agreement.LOSS_STEPS)")
     args = parser.parse_args(argv)
     if args.command == "source":
         print(tagged_source(args.notebook, tuple(args.tags)), end="")
@@ -219,9 +225,12 @@ def main(argv=None) -> int:
         ns = load(args.notebook, tuple(args.tags))
         child.write_result(args.out, ns[args.function]())
         return 0
+    from labkit import agreement as beyond
+
     t0 = time.perf_counter()
     ns = load(args.notebook)
     result = agreement(ns)
+    result.update(beyond.measure(ns, args.steps))
     result["seconds"] = round(time.perf_counter() - t0, 2)
     print(json.dumps(result))
     return 0

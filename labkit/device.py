@@ -4,6 +4,7 @@
     >>> device.table()                   # every toolkit: one row each (HTML in Jupyter)
     >>> device.table(["torch"])          # only the toolkits a chapter uses
     >>> print(device.report_text())      # what ``python -m labkit doctor`` prints
+    >>> from labkit import placement; placement.select("torch")   # where a chapter runs: a GPU the toolkit sees, else the CPU
 
 The table is written once. Each toolkit in the registry (``labkit.toolkits.TOOLKITS``)
 carries small questions about its imported module (``labkit.probes``): which GPUs it sees,

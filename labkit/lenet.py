@@ -132,12 +132,16 @@ def _pool(x):
     return x.reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
 
 
-def _pool_backward(x, dout):
-    """Route each window's gradient to its first maximum, as Caffe does. Ties are common here:
-    with no nonlinearity after conv1, a window over blank background holds four equal values."""
+def _pool_backward(x, dout, ties="first"):
+    """Route each window's gradient to its first maximum, as Caffe does (``ties``: or "last", "split"
+    it evenly, or give "all" maxima all of it). Ties are common here: with no nonlinearity after
+    conv1, a window over blank background holds four equal values."""
     n, c, h, w = x.shape
     win = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
-    onehot = np.eye(4)[win.argmax(axis=-1)] * dout[..., None]
+    first, at_max = np.eye(4)[win.argmax(axis=-1)], win == win.max(axis=-1, keepdims=True)
+    route = {"first": first, "last": np.eye(4)[3 - win[..., ::-1].argmax(axis=-1)], "all": at_max,
+             "split": at_max / at_max.sum(axis=-1, keepdims=True)}[ties]
+    onehot = route * dout[..., None]
     return onehot.reshape(n, c, h // 2, w // 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
 
 
@@ -184,8 +188,11 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(-logp[np.arange(len(labels)), labels].mean())
 
 
-def loss_and_grads(params: dict, x: np.ndarray, labels: np.ndarray) -> tuple[float, dict]:
-    """Mean softmax cross-entropy and its gradient for every parameter (float64)."""
+def loss_and_grads(params: dict, x: np.ndarray, labels: np.ndarray, ties: str = "first") -> tuple[float, dict]:
+    """Mean softmax cross-entropy and its gradient for every parameter (float64); ``ties``: how
+    max-pooling routes a tied window's gradient (Caffe's "first", or "last", "split", "all")."""
+    if ties not in ("first", "last", "split", "all"):
+        raise ValueError(f"ties={ties!r}: choose 'first' (Caffe's), 'last', 'split' or 'all'")
     p, x = _check_params(params), _check_input(x)
     labels = np.asarray(labels)
     logits, (a1, p1, a2, p2, flat, h, r) = _forward(p, x)
@@ -200,9 +207,9 @@ def loss_and_grads(params: dict, x: np.ndarray, labels: np.ndarray) -> tuple[flo
     dh = (d @ p["fc2.weight"]) * (h > 0)
     g["fc1.weight"], g["fc1.bias"] = dh.T @ flat, dh.sum(0)
     dp2 = (dh @ p["fc1.weight"]).reshape(p2.shape)
-    da2 = _pool_backward(a2, dp2)
+    da2 = _pool_backward(a2, dp2, ties)
     dp1, g["conv2.weight"], g["conv2.bias"] = _conv_backward(p1, p["conv2.weight"], da2)
-    da1 = _pool_backward(a1, dp1)
+    da1 = _pool_backward(a1, dp1, ties)
     _, g["conv1.weight"], g["conv1.bias"] = _conv_backward(x, p["conv1.weight"], da1)
     return loss, g
 

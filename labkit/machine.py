@@ -132,6 +132,16 @@ def nvidia_smi(*args: str, timeout: float = 15) -> str | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
+def gpu_memory_mib(pid: int, smi_csv: str | None = None) -> float | None:
+    """GPU memory (MiB) process ``pid`` holds now, summed over GPUs, from ``nvidia-smi``'s compute
+    apps (or ``smi_csv``, its "pid, used_memory" lines without units); None where nvidia-smi is
+    absent or lists no such process. Toolkits' allocators keep their pools, so near their peak."""
+    text = smi_csv if smi_csv is not None else nvidia_smi(
+        "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits")
+    used = [float(m) for p, m in re.findall(r"^\s*(\d+)\s*,\s*([\d.]+)", text or "", re.M) if int(p) == pid]
+    return sum(used) if used else None
+
+
 @lru_cache(maxsize=1)
 def _static_info() -> dict:
     os_name = re.search(r'^PRETTY_NAME="?([^"\n]+)', _read("/etc/os-release"), re.M)

@@ -15,6 +15,10 @@ variable               meaning
 ``LABKIT_RUNS``        the run-records folder
 ``LABKIT_PROGRESS``    how ``LiveProgress`` shows itself: notebook, text or off
 ``LABKIT_NOTEBOOKS``   where the chapter notebooks are (an installed labkit has none)
+``LABKIT_DEVICE``      where a toolkit runs: auto (a GPU where it sees one), cpu or gpu
+``LABKIT_SKIP_JVM``    (read by ``make setup`` only) leave H2O and ND4J out of the install
+``LABKIT_WHEELS``      where ``make caffe`` keeps the real-Caffe wheel it built (and the
+                       workshop's cache table looks)
 =====================  ===============================================================
 
 This module imports only ``os``: the start-up hook reads it in every Python process.

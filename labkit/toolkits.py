@@ -131,6 +131,29 @@ TOOLKITS: dict[str, Toolkit] = {
 
 
 @dataclass(frozen=True)
+class CompileCache:
+    """Where a toolkit keeps compiled code between runs (``labkit.compare.caches`` times it)."""
+
+    env: dict            # the variables that point it at a folder ("{dir}" is the folder)
+    default: str         # what a reader gets without them, said plainly
+
+
+#: The compile caches that outlive a process, by TOOLKITS key; a toolkit not here compiles nothing
+#: that a second run could reuse.
+COMPILE_CACHES: dict[str, CompileCache] = {
+    "theano": CompileCache({"THEANO_FLAGS": "base_compiledir={dir}"},
+                           "on by default, in ~/.theano: a reader's first run ever is cold, every later run warm"),
+    "torch": CompileCache({"TORCHINDUCTOR_CACHE_DIR": "{dir}"},
+                          "torch.compile's, on by default in /tmp/torchinductor_$USER: cold on a first run "
+                          "and after /tmp is cleared, warm after; eager PyTorch compiles nothing"),
+    "jax": CompileCache({"JAX_COMPILATION_CACHE_DIR": "{dir}", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"},
+                        "off by default (no jax_compilation_cache_dir): every run compiles afresh, cold"),
+    "tensorflow": CompileCache({"TF_XLA_FLAGS": "--tf_xla_persistent_cache_directory={dir}"},
+                               "off by default (XLA's persistent cache needs TF_XLA_FLAGS): every run is cold"),
+}
+
+
+@dataclass(frozen=True)
 class Entry:
     """One row of the comparison: which chapter, which environment, what to count."""
 
@@ -143,6 +166,11 @@ class Entry:
     model_library: tuple = ()       # (package, what it offers) a reader would reach for
     shown: tuple = ()               # the modules whose versions its rows show
     aliases: tuple = ()             # other names a reader may type for it
+    options: dict = field(default_factory=dict)   # {contract function: {keyword: value}} the row passes
+    tuned: str = ""                 # the settings a tuned row changes, named; "" = as a newcomer writes it
+    quick: bool = True              # run by the quick protocol (the tests'); False: full runs only
+    adapter: str = ""               # a module whose contract(namespace) runs the chapter's net elsewhere
+    loss_steps: int = 0             # steps of its loss-curve check (labkit.agreement); 0: LOSS_STEPS
 
 
 _KERAS_APPS = ("keras.applications", "pretrained models, part of Keras")
@@ -151,6 +179,11 @@ _KERAS_APPS = ("keras.applications", "pretrained models, part of Keras")
 ENTRIES: dict[str, Entry] = {e.name: e for e in (
     Entry("pytorch", "10_pytorch.ipynb", {}, "torch", ("torch",), ("torch",),
           ("torchvision", "pretrained vision models (torchvision.models)"), ("torch",), ("torch",)),
+    Entry("pytorch-tuned", "10_pytorch.ipynb", {}, "torch", ("torch",), ("torch",),
+          ("torchvision", "pretrained vision models (torchvision.models)"), ("torch",),
+          options={"build_lenet": {"channels_last": True, "compile": True}},
+          tuned="channels-last memory format and torch.compile (Inductor)",
+          quick=False),     # compiling costs minutes on 2 cores: tests/test_compare.py runs it, chapter 40's quick run not
     Entry("keras-tensorflow", "11_keras.ipynb", {"KERAS_BACKEND": "tensorflow"}, "keras",
           ("keras", "tensorflow"), ("keras", "tensorflow-cpu|tensorflow"), _KERAS_APPS,
           ("keras", "tensorflow"), ("keras",)),
@@ -161,23 +194,36 @@ ENTRIES: dict[str, Entry] = {e.name: e for e in (
     Entry("tensorflow", "15_tensorflow.ipynb", {}, "tensorflow", ("tensorflow",), ("tensorflow-cpu|tensorflow",),
           ("tensorflow_hub", "pretrained SavedModels (TF Hub, now hosted on Kaggle Models)"), ("tensorflow",),
           ("tf",)),
+    # no tensorflow-tuned row: its one speed setting, jit_compile=True (XLA), made the training step
+    # 15x slower than tf.function on this project's 2-core CPU (2026-12-02, side by side)
     Entry("theano", "12_theano.ipynb", {}, "theano", ("theano",), ("theano-pymc",), (), ("theano",)),
     Entry("lasagne", "13_lasagne.ipynb", {}, "lasagne", ("lasagne", "theano"), ("lasagne", "theano-pymc"),
           (None, "no package: its model zoo, Lasagne/Recipes, is a repository of scripts and pickles"),
           ("lasagne", "theano")),
     Entry("chainer", "14_chainer.ipynb", {}, "chainer", ("chainer",), ("chainer",),
           ("chainercv", "pretrained vision models (ChainerCV)"), ("chainer",)),
+    Entry("chainer-tuned", "14_chainer.ipynb", {"CHAINER_TYPE_CHECK": "0"}, "chainer", ("chainer",), ("chainer",),
+          ("chainercv", "pretrained vision models (ChainerCV)"), ("chainer",),
+          tuned="type checks off (CHAINER_TYPE_CHECK=0, i.e. chainer.config.type_check = False)"),
     Entry("mxnet", "16_mxnet.ipynb", {}, "mxnet", ("mxnet",), ("mxnet",),
           ("mxnet.gluon.model_zoo", "pretrained vision models (gluon.model_zoo.vision; GluonCV has more)"),
-          ("mxnet",)),
+          ("mxnet",), options={"build_lenet": {"hybridize": False}}),
+    Entry("mxnet-tuned", "16_mxnet.ipynb", {}, "mxnet", ("mxnet",), ("mxnet",),
+          ("mxnet.gluon.model_zoo", "pretrained vision models (gluon.model_zoo.vision; GluonCV has more)"),
+          ("mxnet",), options={"build_lenet": {"hybridize": True, "static": True}},
+          tuned="hybridize(static_alloc=True, static_shape=True): one cached graph, memory planned once"),
     Entry("caffe-style", "20_caffe.ipynb", {}, "torch", ("torch", "google.protobuf"), ("torch", "protobuf"),
-          ("labkit.caffe", "reads any .caffemodel's blobs, but runs only nets of its 13 layer types (no LRN, Concat, BatchNorm, Scale, Eltwise)"), ("torch",), ("caffe",)),
+          ("labkit.caffe", "reads any .caffemodel's blobs, but runs only nets of its 13 layer types (no LRN, Concat, BatchNorm, Scale, Eltwise)"), ("torch",), ("caffe-style", "labkit.caffe")),
+    # real Caffe (make caffe): Figure 1's net from chapter 20's cells, trained by Caffe's own C++ SGDSolver
+    Entry("caffe", "20_caffe.ipynb", {"GLOG_minloglevel": "1"}, "caffe", ("caffe",), ("caffe|brocolli-caffe",), (),
+          ("caffe",), ("pycaffe", "bvlc-caffe", "real-caffe"), adapter="labkit.compare.realcaffe"),
     Entry("paddle", "17_paddle.ipynb", {}, "paddle", ("paddle",), ("paddlepaddle",),
           ("paddle.vision.models", "vision models with pretrained weights (paddle.vision.models, inside the wheel)"),
           ("paddle",), ("paddlepaddle",)),
     Entry("convnetjs", "18_convnetjs.ipynb", {}, "convnetjs", ("labkit.node",), ("convnetjs",),
           (None, "none: no model zoo; a net is saved and shared as the text of Net.toJSON()"),
-          ("convnetjs", "node"), ("convnet.js",)),
+          ("convnetjs", "node"), ("convnet.js",),
+          loss_steps=10),   # float64 in Node: 50 steps took 316 s on 2 loaded cores, and float64 cannot drift
 )}
 
 
@@ -193,8 +239,10 @@ def resolve(name: str) -> str:
 def resolve_entry(name: str) -> str:
     """The ``ENTRIES`` key for a name a reader might type ('torch', 'caffe', 'jax', ...)."""
     wanted = name.strip().lower()
+    if wanted in ENTRIES:
+        return wanted
     for key, entry in ENTRIES.items():
-        if wanted == key or wanted in entry.aliases:
+        if wanted in entry.aliases:
             return key
     raise ValueError(f"unknown toolkit {name!r}; labkit.compare knows: {', '.join(ENTRIES)}")
 

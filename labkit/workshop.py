@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from labkit import paths, tables
+from labkit import paths, settings, tables
 
 METRIC = "workshop_chapter_wall_s"
 MINUTES = 180                     # the session
@@ -87,7 +87,7 @@ def caches() -> list[dict]:
     home = Path.home()
     theano = _flag(os.environ.get("THEANO_FLAGS", ""), "base_compiledir")
     inductor = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    wheels = os.environ.get("LABKIT_WHEELS") or (Path(os.environ.get("XDG_CACHE_HOME", home / ".cache"))
+    wheels = settings.text("LABKIT_WHEELS") or (Path(os.environ.get("XDG_CACHE_HOME", home / ".cache"))
                                                  / "labkit" / "wheels")
     rows = [
         ("labkit data cache", paths.cache_dir(), "datasets and their .npz copies (LABKIT_CACHE moves it)"),

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from labkit import chapters, child, compare, lenet, records, tables, toolkits
@@ -18,10 +19,15 @@ from labkit.machine import usable_cpus
 CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
+#: Every row: the quick ones, and those whose settings cost too much for chapter 40's quick run
+#: (torch.compile): run here once, so a failure to compile fails the tests, not only a note.
+ROWS = list(toolkits.ENTRIES)
+
+
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     path = tmp_path_factory.mktemp("compare") / "records.jsonl"
-    out = compare.run(quick=True, records=path)
+    out = compare.run(ROWS, quick=True, records=path)
     return out, path
 
 
@@ -36,12 +42,14 @@ def test_quick_run_covers_every_installed_toolkit(quick):
         if name in out["missing"]:
             if CI:
                 pytest.fail(f"{name} is not installed, so it is missing from the comparison table; "
-                            "CI installs every toolkit (make setup / requirements.lock)")
+                            "CI installs every toolkit (make setup / requirements.lock; real Caffe: make caffe)")
             continue
         assert name in r.values, f"{name} is installed but not in the comparison:\n{table}"
         assert any(row[0] == name for row in compare.results_table(r).rows)
+    assert len({res["batches_sha256"] for res in out["results"].values()}) == 1, "rows trained on other batches"
     if out["missing"]:
-        pytest.skip(f"not installed here (CI fails on this): {', '.join(out['missing'])}")
+        hints = {n: compare.harness.INSTALL_HINTS.get(n, "make setup") for n in out["missing"]}
+        pytest.skip("not installed here (CI fails on this): " + ", ".join(f"{n} ({h})" for n, h in hints.items()))
 
 
 METRICS = {"train_images_per_s", "infer_images_per_s@1", "infer_images_per_s@256", "time_to_first_result_s",
@@ -119,7 +127,12 @@ back = max(lenet.max_abs_diff(v, w[k]) for k, v in ns["export_canonical"](model)
 fc1 = [l for l in model.layers if getattr(l, "kernel", None) is not None and tuple(l.kernel.shape) == (800, 500)]
 fc1[0].kernel.assign(w["fc1.weight"].T)         # the same weights, fc1's inputs left in Caffe's order
 wrong = lenet.max_abs_diff(ns["predict_logits"](model, x), lenet.reference()["logits"])
-print(json.dumps({"right": right, "back": back, "wrong": wrong, "fc1_layers": len(fc1)}))
+calls = []                                      # which Keras method predict_logits goes through
+model.predict = lambda *a, **k: calls.append("predict") or np.zeros((len(a[0]), 10), "float32")
+model.predict_on_batch = lambda *a, **k: calls.append("predict_on_batch") or np.zeros((len(a[0]), 10), "float32")
+for n in (1, 256, 257):
+    ns["predict_logits"](model, np.zeros((n, 1, 28, 28), "float32"))
+print(json.dumps({"right": right, "back": back, "wrong": wrong, "fc1_layers": len(fc1), "calls": calls}))
 """
 
 
@@ -138,6 +151,9 @@ def test_the_keras_chapters_conversion_passes_where_the_wrong_one_fails():
     assert got["fc1_layers"] == 1, got
     assert got["right"] <= lenet.LOGITS_ATOL and got["back"] == 0, got
     assert got["wrong"] > 100 * lenet.LOGITS_ATOL, got
+    # batches 1 and 256 (the comparison's) through predict_on_batch, as the chapter's Speed section
+    # times them; more than a batch through predict
+    assert got["calls"] == ["predict_on_batch", "predict_on_batch", "predict"], got
 
 
 def test_lines_of_code_skip_blanks_comments_and_docstrings():
@@ -167,7 +183,8 @@ def test_unknown_toolkit_is_named():
         compare.run(["cntk"], quick=True)
     with pytest.raises(SystemExit):
         compare.main(["--toolkits", "cntk"])
-    assert toolkits.resolve_entry("Torch") == "pytorch" and toolkits.resolve_entry("caffe") == "caffe-style"
+    assert toolkits.resolve_entry("Torch") == "pytorch" and toolkits.resolve_entry("caffe-style") == "caffe-style"
+    assert toolkits.resolve_entry("caffe") == "caffe" == toolkits.resolve_entry("pycaffe")   # real Caffe's row
 
 
 def test_load_run_without_records_says_what_to_do(tmp_path):
@@ -198,3 +215,66 @@ def test_without_the_notebooks_it_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr("labkit.chapters.paths.repo_root", lambda: None)      # an installed labkit
     with pytest.raises(LookupError, match="installed on its own"):
         compare.run(["pytorch"], quick=True, records=tmp_path)
+
+
+def test_full_mode_floors_fit_the_one_epoch_budget():
+    """The full protocol trains one epoch: it is held to its own floors, not to the chapters'
+    ten-epoch ones (0.99 MNIST, 0.89 Fashion-MNIST), which one epoch does not reach."""
+    floor, why = compare.FULL.floor_for("fashion-mnist", 0.89)
+    assert floor == 0.84 and "one-epoch" in why
+    assert compare.FULL.floor_for("mnist", 0.99)[0] < 0.99
+    assert compare.QUICK.floor_for("mnist", 0.80) == (0.80, "the chapters' floor for this budget")
+    with pytest.raises(ValueError, match="no accuracy floor for dataset 'cifar10'"):
+        compare.FULL.floor_for("cifar10", 0.5)
+
+
+def test_every_row_gets_the_same_batches_and_a_changed_order_is_caught():
+    from labkit.compare import harness, worker
+
+    labels = np.arange(2048) % 10
+    order = worker.batch_order(2048, compare.QUICK)
+    assert len(order) == compare.QUICK.train_steps * compare.QUICK.recipe.batch_size
+    assert (order == worker.batch_order(2048, compare.QUICK)).all()
+    digest = worker.batches_digest(order, labels)
+    swapped = order.copy()
+    swapped[[0, 64]] = swapped[[64, 0]]                       # two images trade batches
+    results = {"a": {"batches_sha256": digest}, "b": {"batches_sha256": digest},
+               "c": {"batches_sha256": worker.batches_digest(swapped, labels)}}
+    bad = harness.different_batches(results)
+    assert list(bad) == ["c"] and "same batches in the same order" in bad["c"]
+
+
+def _parameters(source: str, function: str) -> set[str]:
+    import ast
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name == function:
+            return {a.arg for a in node.args.args + node.args.kwonlyargs}
+    raise LookupError(f"no function {function} in the cells")
+
+
+@pytest.mark.parametrize("name", [n for n, e in toolkits.ENTRIES.items() if e.options])
+def test_a_rows_options_are_the_chapters_own_parameters(name):
+    """A configuration (newcomer or tuned) is keyword arguments of the chapter's own contract
+    functions: the harness calls the very functions the chapter does, nothing of its own."""
+    entry = toolkits.ENTRIES[name]
+    source = chapters.tagged_source(chapters.notebook_for(name))
+    for function, kwargs in entry.options.items():
+        assert function in chapters.CONTRACT, (name, function)
+        assert set(kwargs) <= _parameters(source, function), (name, function, sorted(kwargs))
+
+
+def test_tuned_rows_name_their_settings_and_pair_with_a_newcomer_row():
+    tuned = {n: e for n, e in toolkits.ENTRIES.items() if n.endswith("-tuned")}
+    assert {"pytorch-tuned", "mxnet-tuned", "chainer-tuned"} <= set(tuned)
+    for name, entry in tuned.items():
+        plain = toolkits.ENTRIES[name[:-len("-tuned")]]
+        assert entry.tuned and not plain.tuned, name
+        assert entry.notebook == plain.notebook and (entry.options, entry.env) != (plain.options, plain.env)
+
+
+def test_the_real_caffe_row_uses_chapter_20s_network():
+    entry = toolkits.ENTRIES["caffe"]
+    assert entry.adapter == "labkit.compare.realcaffe" and entry.notebook == "20_caffe.ipynb"
+    source = chapters.tagged_source(chapters.notebook_for("caffe"))
+    assert "def lenet(lmdb, batch_size):" in source       # Figure 1, which the adapter builds from

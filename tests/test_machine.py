@@ -44,3 +44,11 @@ def test_peak_estimate_from_cpuinfo():
     assert no_mhz["gflops"] == pytest.approx(4 * 2 * 8 * 2 * 2.4)
     here = machine.peak_gflops()
     assert here["gflops"] is None or here["gflops"] > 0
+
+
+def test_gpu_memory_of_a_process_from_nvidia_smi_lines():
+    lines = "4242, 1024\n77, 5\n4242, 512\n"          # nvidia-smi --query-compute-apps=pid,used_memory
+    assert machine.gpu_memory_mib(4242, lines) == 1536.0
+    assert machine.gpu_memory_mib(1, lines) is None and machine.gpu_memory_mib(1, "") is None
+    if machine.nvidia_smi() is None:                   # no driver here: nothing to ask, no crash
+        assert machine.gpu_memory_mib(os.getpid()) is None

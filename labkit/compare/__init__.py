@@ -25,9 +25,19 @@ set), inference images/s at batch 1 and 256, peak resident memory, its GPU suppo
 no import, and writes everything as run records (``labkit.records``). Every table and
 chart here is made from records (``load_run``), never typed in.
 
+Rows come in two configurations where a toolkit has clear speed settings: its plain name,
+as a newcomer writes it (the documented default idiom), and ``NAME-tuned``, the fastest
+settings found, named in ``Entry.tuned``. Both call the chapter's own functions; a row's
+settings are keyword arguments those functions take (``Entry.options``) or variables the
+toolkit reads (``Entry.env``). Real Caffe (``make caffe``) is the row ``caffe``: chapter 20's
+Figure 1 net in pycaffe, trained by Caffe's own solver (``realcaffe``). Every child reports
+a digest of the batches it fed; rows that differ fail the run. The accuracy floor is the
+budget's own (``Protocol.floor_for``): one epoch does not reach the chapters' ten-epoch floors.
+
 The package, one concern a module: ``protocol`` (what a run does), ``worker`` (the child),
 ``harness`` (the parent), ``measures`` (what needs no child), ``results`` (records to
-tables and charts), ``cli``. The rows themselves are ``labkit.toolkits.ENTRIES``.
+tables and charts), ``realcaffe`` (real Caffe's contract), ``cli``. The rows themselves are
+``labkit.toolkits.ENTRIES``.
 """
 from labkit.compare.cli import main
 from labkit.compare.harness import check_threads, pairwise, run

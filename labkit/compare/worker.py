@@ -18,6 +18,7 @@ import numpy as np
 
 from labkit import child, lenet, toolkits
 from labkit.compare.protocol import protocol
+from labkit.machine import gpu_memory_mib
 
 
 def _versions() -> dict:
@@ -29,14 +30,55 @@ def _versions() -> dict:
     return out
 
 
-def _train(ns, model, proto, ds, train_x, name):
-    """Train with the protocol's budget on the shared batch order; rates per chunk, losses."""
+def batch_order(n_train: int, proto) -> np.ndarray:
+    """The training images' indices, batch after batch, for the protocol's budget: one seeded
+    permutation per epoch (the Recipe's seed), the same in every child."""
     recipe = proto.recipe
-    steps_total = proto.train_steps or len(train_x) // recipe.batch_size
-    step = ns["make_train_step"](model, recipe)
+    steps_total = proto.train_steps or n_train // recipe.batch_size
     rng = np.random.default_rng(recipe.seed)
-    order = np.concatenate([rng.permutation(len(train_x))
-                            for _ in range(-(-steps_total * recipe.batch_size // len(train_x)))])
+    order = np.concatenate([rng.permutation(n_train)
+                            for _ in range(-(-steps_total * recipe.batch_size // n_train))])
+    return order[:steps_total * recipe.batch_size]
+
+
+def batches_digest(order: np.ndarray, labels: np.ndarray) -> str:
+    """SHA-256 of the indices and labels fed, in order: equal digests, the same batches."""
+    import hashlib
+
+    h = hashlib.sha256(np.ascontiguousarray(order, np.int64).tobytes())
+    h.update(np.ascontiguousarray(labels[order], np.int64).tobytes())
+    return h.hexdigest()
+
+
+def contract(entry, notebook) -> dict:
+    """The row's six functions: the chapter's ``lenet`` cells (through the row's adapter module
+    when it has one), with the row's options bound (``Entry.options``)."""
+    import functools
+    import importlib
+
+    from labkit import chapters
+
+    ns = chapters.load(notebook)
+    if entry.adapter:
+        ns = {**ns, **importlib.import_module(entry.adapter).contract(ns)}
+    for fn, kwargs in entry.options.items():
+        if fn not in chapters.CONTRACT:
+            raise ValueError(f"{entry.name}: options for {fn!r}, which is not a contract function "
+                             f"({', '.join(chapters.CONTRACT)})")
+        ns[fn] = functools.partial(ns[fn], **kwargs)
+    return ns
+
+
+#: How many of its first training losses each row reports (chapter 40 overlays them).
+FIRST_LOSSES = 50
+
+
+def _train(ns, model, proto, ds, train_x, name):
+    """Train with the protocol's budget on the shared batch order; rates per chunk, losses, digest."""
+    recipe = proto.recipe
+    order = batch_order(len(train_x), proto)
+    steps_total = len(order) // recipe.batch_size
+    step = ns["make_train_step"](model, recipe)
     rates, losses = [], []
     for c0 in range(0, steps_total, proto.chunk):
         t = time.perf_counter()
@@ -46,7 +88,7 @@ def _train(ns, model, proto, ds, train_x, name):
             losses.append(step(train_x[idx], ds.train_labels[idx].astype(np.int64), recipe.lr_at(i)))
         rates.append(n * recipe.batch_size / (time.perf_counter() - t))
         child.say(f"{name}: trained {c0 + n}/{steps_total} steps, {rates[-1]:,.0f} img/s, loss {losses[-1]:.3f}")
-    return steps_total, rates, losses
+    return steps_total, rates, losses, batches_digest(order, ds.train_labels)
 
 
 def main(spec_path: str) -> int:
@@ -54,7 +96,7 @@ def main(spec_path: str) -> int:
     import importlib.metadata as md
     import resource
 
-    from labkit import chapters, data, device, timing
+    from labkit import chapters, data, device, placement, timing
 
     t_worker = time.time()
     spec = json.loads(Path(spec_path).read_text())
@@ -64,7 +106,7 @@ def main(spec_path: str) -> int:
 
     child.say(f"{name}: importing and running the chapter's lenet cells")
     t0 = time.time()
-    ns = chapters.load(chapters.notebook_path(entry.notebook))    # $LABKIT_NOTEBOOKS, set by the parent
+    ns = contract(entry, chapters.notebook_path(entry.notebook))   # $LABKIT_NOTEBOOKS, set by the parent
     t_loaded = time.time()
     build, load, export, predict = (ns[k] for k in ("build_lenet", "load_canonical", "export_canonical",
                                                     "predict_logits"))
@@ -79,15 +121,18 @@ def main(spec_path: str) -> int:
     del model
 
     row = device.probe(entry.device, isolate=False)
+    choice = placement.select(entry.device, spec.get("device", "auto"), row=row)   # 'gpu' with none: a clear error
+    child.say(f"{name}: {choice.message}")
     elsewhere = toolkits.TOOLKITS[entry.device].runs_in == "node"     # the maths runs in a Node child
     threads_seen = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
 
-    ds, floor = lenet.dataset(quick=proto.name == "quick")
+    ds, chapter_floor = lenet.dataset(quick=proto.name == "quick")
+    floor, floor_from = proto.floor_for(ds.name, chapter_floor)
     train_x = data.layout(data.to_float32(ds.train_images), "NCHW")
     test_x = data.layout(data.to_float32(ds.test_images), "NCHW")
     model = load(build(), lenet.initial_weights())
     t_train = time.perf_counter()
-    steps_total, rates, losses = _train(ns, model, proto, ds, train_x, name)
+    steps_total, rates, losses, digest = _train(ns, model, proto, ds, train_x, name)
     train_wall = time.perf_counter() - t_train
     timed = rates[1:] or rates
     big = max(lenet.INFER_BATCHES)
@@ -118,10 +163,14 @@ def main(spec_path: str) -> int:
         "time_to_first_result_s": t_first - spec["spawned"], "worker_started_s": t_worker - spec["spawned"],
         "train_images_per_s": float(np.median(timed)), "train_samples": timed,
         "train_steps": steps_total, "train_wall_s": train_wall, "final_loss": float(np.mean(losses[-proto.chunk:])),
-        "test_accuracy": accuracy, "accuracy_floor": floor, "dataset": ds.name, "n_train": len(train_x),
+        "first_losses": [float(v) for v in losses[:FIRST_LOSSES]],
+        "test_accuracy": accuracy, "accuracy_floor": floor, "floor_from": floor_from,
+        "chapter_floor": chapter_floor, "batches_sha256": digest, "dataset": ds.name, "n_train": len(train_x),
         "n_test": len(test_x), "infer": infer,
         "peak_memory_mib": peak,
         "gpu": row.gpu, "gpu_devices": row.devices, "device_notes": row.notes,
+        "device": "cpu" if not choice.gpu else f"gpu: {choice.name}", "device_message": choice.message,
+        "gpu_peak_memory_mib": gpu_memory_mib(os.getpid()) if choice.gpu else None,
         "threads_seen": threads_seen, "numpy": md.version("numpy"),
     }
     child.write_result(out / f"{name}.json", result)

@@ -38,7 +38,7 @@ def entries_for(system: systems.System) -> list[str]:
     from labkit.toolkits import ENTRIES
 
     chapter = systems.runs_here(system)
-    return [name for name, e in ENTRIES.items() if chapter and e.notebook == chapter]
+    return [name for name, e in ENTRIES.items() if chapter and e.notebook == chapter and not e.tuned]
 
 
 def _measured(criterion: str, run, names: list[str]) -> str | None:
