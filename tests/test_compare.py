@@ -53,7 +53,8 @@ def test_quick_run_covers_every_installed_toolkit(quick):
 
 
 METRICS = {"train_images_per_s", "infer_images_per_s@1", "infer_images_per_s@256", "time_to_first_result_s",
-           "peak_memory_mib", "test_accuracy", "train_wall_s", "lines_of_code", "installed_mb", "gpu_support"}
+           "peak_memory_mib", "test_accuracy", "train_wall_s", "lines_of_code", "installed_mb", "gpu_support",
+           "first_losses"}
 
 
 @pytest.mark.slow

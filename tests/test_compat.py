@@ -391,24 +391,26 @@ NOLEARN_CLONE = NOLEARN.format(shims="compat.collections_abc_aliases(); compat.s
     from lasagne.nonlinearities import softmax
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_score
+    import lasagne.random
     theano.config.floatX = "float32"
+    lasagne.random.set_rng(np.random.RandomState({seed}))   # Lasagne's initial weights, seeded
     net = nolearn.lasagne.NeuralNet(DenseLayer(InputLayer((None, 4)), 2, nonlinearity=softmax),
-                                    update_learning_rate=0.5, max_epochs=5, verbose=0)
+                                    update_learning_rate=0.5, max_epochs=50, verbose=0)
     twin = clone(net)
     print(twin.get_params()["update_learning_rate"], twin is not net)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 4)).astype("float32"); y = (X[:, 0] > 0).astype("int32")
-    print(min(cross_val_score(net, X, y, cv=3)) > 0.7)
+    print(np.mean(cross_val_score(net, X, y, cv=3)) > 0.8)   # a separable problem, learnt
 """
 
 
 def test_nolearn_cannot_be_cloned_without_the_params_shim():
-    proc = run(NOLEARN_CLONE.format(params_shim=""))
+    proc = run(NOLEARN_CLONE.format(params_shim="", seed=0))
     assert proc.returncode != 0 and "'NeuralNet' object has no attribute" in proc.stderr, proc.stderr[-1500:]
 
 
 def test_params_shim_lets_clone_and_cross_val_score_run():
-    proc = run(NOLEARN_CLONE.format(params_shim="compat.nolearn_params(nolearn.lasagne.base)"))
+    proc = run(NOLEARN_CLONE.format(params_shim="compat.nolearn_params(nolearn.lasagne.base)", seed=0))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["imported", "0.5", "True", "True"]
 
