@@ -35,6 +35,7 @@ def _notebook(path, cells):
 @pytest.mark.slow
 def test_run_chapter_in_full_mode_reads_its_accuracy_and_reports_a_failing_cell(tmp_path, monkeypatch):
     monkeypatch.setenv("LABKIT_QUICK", "1")
+    monkeypatch.setenv("LABKIT_RUNS", str(tmp_path / "reader-runs"))   # where the book's copies go
     ok = _notebook(tmp_path / "91_ok.ipynb", [
         "import os\nassert 'LABKIT_QUICK' not in os.environ, 'full mode has no LABKIT_QUICK'",
         "from labkit import records\nrecords.write_results('chainer', test_accuracy=0.9912)"])
@@ -46,3 +47,9 @@ def test_run_chapter_in_full_mode_reads_its_accuracy_and_reports_a_failing_cell(
     import os
     assert os.environ["LABKIT_QUICK"] == "1"              # the caller's environment is put back
     assert "FAILED: " in fullrun.table([got, failed]).text()
+    from labkit.book import executed                       # the book's full-mode copies
+    copies = tmp_path / "reader-runs" / "executed"
+    info = executed.read_info(copies / ok.name)
+    assert info["mode"] == "full" and info["runner"] == "make full (nbclient)" and info["errors"] == 0
+    assert executed.problem(ok, copies) is None
+    assert executed.read_info(copies / bad.name)["errors"] == 1   # kept, and the book's page check fails it

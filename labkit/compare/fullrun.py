@@ -21,6 +21,7 @@ failing chapter is a row saying which cell failed, and the run goes on.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 import threading
@@ -98,7 +99,7 @@ def run_chapter(path: Path, records: Path, kernel: str = "python3", quick: bool 
     else:
         os.environ.pop("LABKIT_QUICK", None)
     os.environ["LABKIT_RUNS"] = str(records)
-    error, start = None, time.perf_counter()
+    error, start, started = None, time.perf_counter(), dt.datetime.now(dt.timezone.utc)
     try:
         with PeakMemory() as mem:
             client = NotebookClient(nb, timeout=None, kernel_name=kernel,
@@ -113,10 +114,25 @@ def run_chapter(path: Path, records: Path, kernel: str = "python3", quick: bool 
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
     wall = time.perf_counter() - start
+    if not quick:
+        _keep_for_book(nb, path, started, wall)
     recs = read_records(records)[before:] if records_path(records).is_file() else []
     acc = {r["toolkit"]: r["value"] for r in recs if r["metric"] == "test_accuracy"}
     return {"chapter": path.stem, "wall_s": wall, "peak_mib": mem.peak / 2 ** 20, "accuracy": acc,
             "records": len(recs), "error": error}
+
+
+def _keep_for_book(nb, path: Path, started, wall: float) -> Path:
+    """The executed chapter, outputs and all, as the book's full-mode copy (``runs/executed/``):
+    ``make book`` after ``make full`` shows full-mode pages. A chapter that stopped at an error
+    is kept too, its error counted; the book's page check fails on it."""
+    from labkit.book import executed
+
+    ran = sum(c.cell_type == "code" and c.execution_count is not None for c in nb.cells)
+    nb.metadata[executed.KEY] = executed.run_info(
+        nb, mode="full", runner="make full (nbclient)", started=started, wall_s=wall, code_cells_run=ran,
+        errors=executed.count_errors(nb), code_cells_skipped=0)
+    return executed.write(nb, executed.executed_dir() / path.name)
 
 
 def table(rows: list[dict]) -> tables.Table:
