@@ -242,16 +242,21 @@ class H2OServer(localserver.LocalServer):
             self._ice_root = None
 
 
-def java_processes(parent: int | None = None) -> list:
-    """The Java processes this Python started (its descendants), as ``psutil.Process``; [] when none."""
+def descendants(match, parent: int | None = None) -> list:
+    """The living processes under ``parent`` (default: this Python) for which ``match(process)``
+    is true, as ``psutil.Process``; [] when none. A process that ends while looked at is skipped."""
     import psutil
 
-    me = psutil.Process(parent or os.getpid())
     found = []
-    for child in me.children(recursive=True):
+    for child in psutil.Process(parent or os.getpid()).children(recursive=True):
         try:
-            if "java" in child.name().lower() and child.status() != psutil.STATUS_ZOMBIE:
+            if match(child) and child.status() != psutil.STATUS_ZOMBIE:
                 found.append(child)
         except psutil.Error:
             continue
     return found
+
+
+def java_processes(parent: int | None = None) -> list:
+    """The Java processes this Python started (its descendants), as ``psutil.Process``; [] when none."""
+    return descendants(lambda p: "java" in p.name().lower(), parent)

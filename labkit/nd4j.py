@@ -159,16 +159,7 @@ def run_lenet(*, max_mem: str = "1g", train: bool = True, diagnose: bool = False
 
 def live_children() -> list:
     """Processes this Python started that still run ND4J (``python -m labkit.nd4j``); [] when none."""
-    import psutil
-
-    found = []
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            if "labkit.nd4j" in " ".join(proc.cmdline()) and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except psutil.Error:
-            continue
-    return found
+    return jvm.descendants(lambda p: "labkit.nd4j" in " ".join(p.cmdline()))
 
 
 # --- the child: the JVM, ND4J's ops, LeNet ---------------------------------------------------------
