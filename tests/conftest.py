@@ -18,13 +18,35 @@ def pytest_configure(config):
     if not config.pluginmanager.is_registered(executed_notebooks):
         config.pluginmanager.register(executed_notebooks, "executed_notebooks")
     config.addinivalue_line("markers", "book: builds the book from runs/executed/; run after the notebooks")
+    _share_the_quick_comparison(config)
+
+
+def _share_the_quick_comparison(config):
+    """One quick comparison run for the whole session (``labkit.compare.once``): the
+    ``test_compare`` fixture and chapter 40 both ask for it, and it costs minutes. Set up by
+    the controlling process only; xdist's workers, and the kernels nbval starts, inherit it."""
+    import os
+    import shutil
+    import tempfile
+
+    from labkit.compare import once
+
+    if hasattr(config, "workerinput") or os.environ.get(once.VAR):
+        return
+    where = tempfile.mkdtemp(prefix="labkit-compare-once-")
+    os.environ[once.VAR] = where
+    config.add_cleanup(lambda: (os.environ.pop(once.VAR, None), shutil.rmtree(where, ignore_errors=True)))
 
 
 def pytest_collection_modifyitems(config, items):
-    """Every nbval item (a chapter's cell) carries the ``notebooks`` marker, so tiers can leave them out."""
+    """Every nbval item (a chapter's cell) carries the ``notebooks`` marker, so tiers can leave them out.
+    Chapter 40's cells get a longer time limit: its run cell may wait for the shared quick run
+    (``labkit.compare.once``) that ``tests/test_compare.py`` started, then its own turn."""
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.notebooks)
+        if item.path.name == "40_compare.ipynb":   # its run cell may wait for the session's shared run
+            item.add_marker(pytest.mark.timeout(2400))
 
 
 @pytest.fixture

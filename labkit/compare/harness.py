@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from labkit import chapters, child, lenet
+from labkit.compare import once
 from labkit.compare.measures import entry_size, installed, lines_of_code, model_library
 from labkit.compare.protocol import HARNESS, Protocol, protocol
 from labkit.placement import DEVICES
@@ -76,17 +77,27 @@ def run(toolkits=None, *, quick: bool | None = None, threads: int | None = None,
 
     quick = quick_mode() if quick is None else bool(quick)
     proto = protocol(quick)
-    threads = check_threads(threads)
     if device not in DEVICES:           # each child chooses with labkit.device.select (LABKIT_DEVICE)
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     # quick runs leave out the rows marked quick=False (their settings are checked elsewhere)
     names = [n for n, e in ENTRIES.items() if e.quick or not quick] if not toolkits else \
         list(dict.fromkeys(resolve_entry(t) for t in toolkits))
+    shared = once.applies(toolkits, quick, threads, notebooks, device, list(ENTRIES))
+    if shared:                          # the test session's one quick run: every row
+        names = list(ENTRIES)
+    threads = check_threads(threads)
     folder = chapters.notebooks_dir(notebooks)
     for n in names:
         chapters.notebook_path(ENTRIES[n].notebook, folder)
     _writable(records)
     show = show or (lambda msg: print(msg, flush=True))
+    if shared:
+        return once.shared_run(lambda path: _run_rows(names, proto, quick, threads, path, show, folder, device),
+                               records, show)
+    return _run_rows(names, proto, quick, threads, records, show, folder, device)
+
+
+def _run_rows(names, proto, quick, threads, records, show, folder, device) -> dict:
     run_id = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
     missing = [n for n in names if not installed(ENTRIES[n])]
     todo = [n for n in names if n not in missing]
@@ -170,6 +181,8 @@ def _record_one(entry: Entry, res: dict, proto: Protocol, notebooks: Path, commo
     rec("time_to_first_result_s", res["time_to_first_result_s"], "s", startup_s=res["startup_s"],
         import_s=res["import_s"], build_first_s=res["first_s"])
     rec("peak_memory_mib", res["peak_memory_mib"], "MiB")
+    if res.get("gpu_peak_memory_mib") is not None:      # only a row that ran on a GPU has one
+        rec("gpu_peak_memory_mib", res["gpu_peak_memory_mib"], "MiB", source=res.get("gpu_peak_memory_from"))
     rec("first_losses", len(res["first_losses"]), "steps", losses=res["first_losses"])
     rec("test_accuracy", res["test_accuracy"], "fraction", steps=res["train_steps"], dataset=res["dataset"],
         n_train=res["n_train"], n_test=res["n_test"], floor=res["accuracy_floor"], floor_from=res["floor_from"],
