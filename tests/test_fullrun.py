@@ -26,22 +26,25 @@ def test_peak_memory_sees_a_child_process():
 
 
 def test_others_cpu_counts_a_busy_process_outside_the_tree_and_not_the_chapters_own():
-    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.5: pass"
+    """Load-proof: each spinner burns a fixed amount of CPU time, and the window lasts until it
+    is done, so however busy the machine is, its seconds land on the right side."""
+    import shlex
+
+    import psutil
+
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.0: pass"
     with fullrun.PeakMemory(every=0.1) as mine:           # the busy work is the chapter's own
         subprocess.run([sys.executable, "-c", spin], check=True)
-    import psutil
-    import shlex
-    # someone else's busy work: a process orphaned at once (its shell exits), so outside the tree
-    pid = int(subprocess.run(["sh", "-c", f"{shlex.quote(sys.executable)} -c {shlex.quote(spin)} >/dev/null 2>&1 </dev/null & echo $!"],
-                             capture_output=True, text=True, check=True).stdout)
-    try:
-        with fullrun.PeakMemory(every=0.1) as loaded:
-            subprocess.run([sys.executable, "-c", "import time; time.sleep(1.2)"], check=True)
-    finally:
-        psutil.wait_procs([psutil.Process(pid)], timeout=10) if psutil.pid_exists(pid) else None
-    assert loaded.others > fullrun.LOADED > mine.others, (mine.others, loaded.others)
+    assert mine.mine >= 0.8, mine.cpu                     # counted as the chapter's (last sample may lag)
+    with fullrun.PeakMemory(every=0.1) as loaded:         # someone else's: orphaned at once, outside the tree
+        pid = int(subprocess.run(["sh", "-c", f"{shlex.quote(sys.executable)} -c {shlex.quote(spin)} "
+                                  ">/dev/null 2>&1 </dev/null & echo $!"], capture_output=True, text=True,
+                                 check=True).stdout)
+        if psutil.pid_exists(pid):
+            psutil.wait_procs([psutil.Process(pid)], timeout=60)
+    assert loaded.others * loaded.spent >= 0.8, (loaded.others, loaded.spent)
     row = {"chapter": "91_x", "wall_s": 1.0, "peak_mib": 1.0, "accuracy": {}, "error": None}
-    assert "(under load)" in fullrun.table([{**row, "others_cpu": loaded.others}]).text()
+    assert "(under load)" in fullrun.table([{**row, "others_cpu": 0.5}]).text()
     assert "(under load)" not in fullrun.table([{**row, "others_cpu": 0.0}]).text()
 
 

@@ -95,10 +95,10 @@ class PeakMemory:
 
         self._stop.set()
         self._thread.join()
-        spent = (time.perf_counter() - self._t0) * (psutil.cpu_count() or 1)
+        self.spent = spent = (time.perf_counter() - self._t0) * (psutil.cpu_count() or 1)   # CPU-seconds there were
         busy = _busy(psutil.cpu_times()) - self._busy0
-        mine = sum(self.cpu.values()) + sum(self.me.cpu_times()[:2]) - self._own0
-        self.others = max(0.0, busy - mine) / spent if spent > 0 else 0.0
+        self.mine = sum(self.cpu.values()) + sum(self.me.cpu_times()[:2]) - self._own0
+        self.others = max(0.0, busy - self.mine) / spent if spent > 0 else 0.0
 
 
 def _busy(t) -> float:
