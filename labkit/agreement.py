@@ -15,8 +15,12 @@ shared weights, zero biases). This module adds what the same child run also meas
 - ``pooling.pool_routing``: which element of a max-pooling window with an exact tie receives
   the gradient, read off one SGD step of the chapter's own network.
 
-``measure(namespace)`` runs the three in the chapter's child (``python -m labkit.chapters
-agreement``); ``loss_gap`` compares a curve with the float64 one.
+``run_chapter(row)`` runs them with ``labkit.chapters.agreement`` in a child of their own
+(``python -m labkit.agreement ROW NOTEBOOK``), on the row as the comparison runs it: the
+chapter's cells with the row's ``options`` bound and through its ``adapter``
+(``labkit.compare.worker.contract``), so a tuned row (torch.compile, a hybridized MXNet
+block) is checked as configured, not as the chapter's defaults. ``loss_gap`` compares a
+curve with the float64 one.
 """
 from __future__ import annotations
 
@@ -180,9 +184,10 @@ RECORD_METRIC = "loss_curve_gap"   # not "agreement_...": the comparison reads t
 
 
 def run_chapter(name: str, steps: int | None = None, timeout: float = 580) -> dict:
-    """``python -m labkit.chapters agreement`` for comparison row ``name`` ('pytorch',
-    'keras-jax', ...) in a fresh process with the row's environment; its JSON result. The loss
-    curve takes ``steps``, else the row's ``loss_steps``, else ``LOSS_STEPS``."""
+    """``python -m labkit.agreement`` for comparison row ``name`` ('pytorch', 'pytorch-tuned',
+    'keras-jax', ...) in a fresh process with the row's environment, its options and adapter
+    applied; its JSON result. The loss curve takes ``steps``, else the row's ``loss_steps``,
+    else ``LOSS_STEPS``."""
     import os
     import subprocess
     import sys
@@ -191,14 +196,44 @@ def run_chapter(name: str, steps: int | None = None, timeout: float = 580) -> di
 
     if name not in toolkits.ENTRIES:
         raise KeyError(f"no comparison row {name!r}; the rows are {', '.join(toolkits.ENTRIES)}")
-    cmd = [sys.executable, "-m", "labkit.chapters", "agreement", str(chapters.notebook_for(name))]
     steps = steps or getattr(toolkits.ENTRIES[name], "loss_steps", 0) or LOSS_STEPS
-    cmd += ["--steps", str(steps)]
+    cmd = [sys.executable, "-m", "labkit.agreement", name, str(chapters.notebook_for(name)), "--steps", str(steps)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **toolkits.ENTRIES[name].env})
     if proc.returncode != 0:
         raise RuntimeError(f"{name}: the agreement run exited with code {proc.returncode}:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def failures(result: dict, steps: int = LOSS_STEPS) -> list[str]:
+    """What a ``run_chapter`` result fails, as sentences (empty: it agrees): probe logits within
+    ``lenet.LOGITS_ATOL``; one plain SGD step and the ``make_train_step`` steps within
+    ``lenet.STEP_ATOL`` and ``lenet.STEP_RTOL``; ``steps`` losses within ``LOSS_ATOL`` of float64;
+    the same on the second weight set; a tie rule among ``pooling.RULES``."""
+    from labkit import chapters
+
+    out = []
+    if not result["logits_max_diff"] <= lenet.LOGITS_ATOL:
+        out.append(f"probe logits differ by {result['logits_max_diff']:.3g} (> {lenet.LOGITS_ATOL:g})")
+    for key, what in (("step_max_diff", "after one SGD step"),
+                      ("train_step_max_diff", f"after {chapters.TRAIN_CHECK_STEPS} steps of make_train_step")):
+        bad = {k: v for k, v in result[key].items() if not v <= lenet.STEP_ATOL}
+        out += [f"{what} (Caffe's rule, lenet.caffe_sgd): {bad}"] if bad else []
+    for key in ("step_rel_diff", "train_step_rel_diff"):
+        bad = {k: v for k, v in result[key].items() if not v <= lenet.STEP_RTOL}
+        out += [f"{key}: the update is more than {lenet.STEP_RTOL:.0%} off the reference's: {bad}"] if bad else []
+    gap = loss_gap(result["losses"])
+    if len(gap) != steps or not gap.max() <= LOSS_ATOL:
+        out.append(f"loss curve vs float64: {len(gap)} of {steps} steps, gap {gap.max():.3g} at step "
+                   f"{int(gap.argmax()) + 1} (> {LOSS_ATOL:g}?)")
+    other = result["other_weights"]
+    bad = {k: v for k, v in other["step_max_diff"].items() if not v <= lenet.STEP_ATOL}
+    bad.update({k: v for k, v in other["step_rel_diff"].items() if not v <= lenet.STEP_RTOL})
+    if not other["logits_max_diff"] <= lenet.LOGITS_ATOL or bad:
+        out.append(f"second weight set on {other['images']}: logits {other['logits_max_diff']:.3g}, step {bad}")
+    if pooling.rule_of(result["pool_routing"]) not in pooling.RULES:
+        out.append(f"a tied max-pooling window routes its gradient by no known rule: {result['pool_routing']}")
+    return out
 
 
 def write_record(name: str, result: dict, path=None) -> dict:
@@ -217,3 +252,35 @@ def latest_records(path=None) -> dict[str, dict]:
     from labkit import records
 
     return {rec["toolkit"]: rec for rec in records.read_records(path, metric=RECORD_METRIC)}
+
+
+def main(argv=None) -> int:
+    """The child of ``run_chapter``: the row's six functions (``worker.contract``: options bound,
+    adapter applied), ``chapters.agreement`` and ``measure`` on them, one JSON line out."""
+    import argparse
+
+    from labkit import chapters, toolkits
+    from labkit.compare.worker import contract
+
+    parser = argparse.ArgumentParser(prog="python -m labkit.agreement")
+    parser.add_argument("row", help=f"a comparison row: {', '.join(toolkits.ENTRIES)}")
+    parser.add_argument("notebook", help="the row's chapter notebook")
+    parser.add_argument("--steps", type=int, default=None, help=f"steps of the loss curve (default {LOSS_STEPS})")
+    args = parser.parse_args(argv)
+    if args.row not in toolkits.ENTRIES:
+        parser.error(f"no comparison row {args.row!r}; the rows are {', '.join(toolkits.ENTRIES)}")
+    entry = toolkits.ENTRIES[args.row]
+    t0 = time.perf_counter()
+    ns = contract(entry, args.notebook)
+    result = chapters.agreement(ns)
+    result.update(measure(ns, args.steps))
+    result.update(row=entry.name, options=entry.options, adapter=entry.adapter,
+                  seconds=round(time.perf_counter() - t0, 2))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

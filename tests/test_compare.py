@@ -92,6 +92,23 @@ def test_accuracy_after_the_budget_clears_the_floor(quick):
 
 
 @pytest.mark.slow
+def test_first_losses_agree_across_every_row(quick):
+    """Same weights, same batches, same rule: every row's first training losses (the tuned rows,
+    torch.compile included, and real Caffe) stay within the float32 drift the agreement tests
+    measured (labkit.agreement.LOSS_ATOL) of the first row's, step by step."""
+    from labkit import agreement
+
+    out, path = quick
+    curves = {n: np.array(res["first_losses"]) for n, res in out["results"].items()}
+    first = next(iter(curves))
+    for name, losses in curves.items():
+        n = min(len(losses), len(curves[first]))
+        assert n >= 10, (name, n)
+        gap = np.abs(losses[:n] - curves[first][:n])
+        assert gap.max() <= agreement.LOSS_ATOL, f"{name} vs {first}: gap {gap.max():.2e} at step {gap.argmax() + 1}"
+
+
+@pytest.mark.slow
 def test_agreement_matrix_within_tolerance(quick):
     out, path = quick
     r = compare.load_run(path)
@@ -245,6 +262,66 @@ def test_every_row_gets_the_same_batches_and_a_changed_order_is_caught():
     assert list(bad) == ["c"] and "same batches in the same order" in bad["c"]
 
 
+def test_the_time_to_accuracy_trial_draws_the_workers_order_and_goes_on_past_it():
+    """One generator (``worker.shared_batches``) serves both: the trial's first batches are the
+    worker's order, and it carries on into epochs the worker never reaches. Both are held to the
+    rule written out here: one seeded permutation per epoch, batches cut across epoch ends."""
+    import itertools
+
+    from labkit.compare import trial, worker
+
+    n, proto = 200, compare.QUICK                         # 200 images: a batch of 64 spans two epochs
+    recipe = proto.recipe
+    steps = proto.train_steps
+    want = np.concatenate(_epochs(n, recipe.seed, (steps + 50) * recipe.batch_size // n + 1))
+    got_worker = worker.batch_order(n, proto)
+    assert np.array_equal(got_worker, want[:steps * recipe.batch_size])
+    got_trial = np.concatenate(list(itertools.islice(trial.batches(n, recipe), steps + 50)))
+    assert np.array_equal(got_trial[:len(got_worker)], got_worker)
+    assert np.array_equal(got_trial, want[:(steps + 50) * recipe.batch_size])
+    assert all(len(b) == recipe.batch_size for b in itertools.islice(trial.batches(n, recipe), 20))
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        next(worker.shared_batches(n, 0, 1))
+
+
+def _epochs(n, seed, count):
+    rng = np.random.default_rng(seed)
+    return [rng.permutation(n) for _ in range(count)]
+
+
+def _made_up_run(devices: dict, gpu_peaks: dict | None = None):
+    """A Run from invented figures: one row per name in ``devices`` ({row: 'cpu' or 'gpu: X'})."""
+    from labkit.compare.results import Run
+
+    values, extra = {}, {}
+    for k, (name, where) in enumerate(devices.items()):
+        v = {"train_images_per_s": 1000.0 * (k + 1), "infer_images_per_s@1": 500.0,
+             "infer_images_per_s@256": 4000.0 * (k + 1), "time_to_first_result_s": 3.0, "peak_memory_mib": 700.0,
+             "test_accuracy": 0.81, "lines_of_code": 40, "installed_mb": 900.0, "gpu_support": int(where != "cpu")}
+        if (gpu_peaks or {}).get(name) is not None:
+            v["gpu_peak_memory_mib"] = gpu_peaks[name]
+        values[name] = v
+        extra[name] = {m: {"value": x, "device": where, "versions": {"torch": "2.13"}} for m, x in v.items()}
+        extra[name]["installed_mb"].update(python_mb=100.0, native_mb=800.0)
+        extra[name]["gpu_support"].update(gpu_devices=["X"] if where != "cpu" else [], device_notes="")
+    return Run("t", "quick", [], values, extra, {}, {}, [])
+
+
+def test_the_results_table_gains_gpu_columns_only_when_a_row_ran_on_a_gpu():
+    cpu_only = compare.results_table(_made_up_run({"pytorch": "cpu", "chainer": "cpu"}))
+    assert cpu_only.columns[-1] == "GPU here" and len(cpu_only.columns) == 11
+    assert not any("GPU train" in c or c == "device" for c in cpu_only.columns)
+    both = compare.results_table(_made_up_run({"pytorch": "gpu: NVIDIA H200", "chainer": "cpu",
+                                               "mxnet": "gpu: NVIDIA H200"}, {"pytorch": 612.5}))
+    assert both.columns[11:] == ["device", "GPU train img/s", "GPU infer img/s b256", "GPU peak MiB"]
+    rows = {row[0]: row for row in both.rows}
+    assert rows["pytorch"][11:] == ["gpu: NVIDIA H200", "1,000", "4,000", "612"]
+    assert rows["chainer"][11:] == ["cpu", "-", "-", "-"]
+    assert rows["mxnet"][11:] == ["gpu: NVIDIA H200", "3,000", "12,000", "not recorded"]
+    assert all(len(row) == len(both.columns) for row in both.rows)
+    assert rows["chainer"][:11] == {r[0]: r for r in cpu_only.rows}["chainer"][:11]   # CPU figures unchanged
+
+
 def _parameters(source: str, function: str) -> set[str]:
     import ast
 
@@ -279,3 +356,44 @@ def test_the_real_caffe_row_uses_chapter_20s_network():
     assert entry.adapter == "labkit.compare.realcaffe" and entry.notebook == "20_caffe.ipynb"
     source = chapters.tagged_source(chapters.notebook_for("caffe"))
     assert "def lenet(lmdb, batch_size):" in source       # Figure 1, which the adapter builds from
+
+
+def test_the_worker_passes_its_device_only_to_a_chapter_that_takes_one():
+    """``worker.build_on``: a build_lenet with a ``device`` parameter gets the Choice's kind; one
+    without is called as it is (the toolkit places the work itself); a bad kind is named."""
+    import functools
+
+    from labkit.compare import worker
+
+    def placed(device="cpu"):
+        return ("built on", device)
+
+    def unplaced():
+        return "built"
+
+    assert worker.build_on(placed, "gpu") == ("built on", "gpu")
+    assert worker.build_on(placed, "cpu") == ("built on", "cpu")
+    assert worker.build_on(functools.partial(placed), "gpu") == ("built on", "gpu")   # a row's options
+    assert worker.build_on(unplaced, "gpu") == "built"
+    with pytest.raises(ValueError, match="device kind must be 'cpu' or 'gpu', got 'cuda'"):
+        worker.build_on(placed, "cuda")
+
+
+@pytest.mark.slow
+def test_the_pytorch_chapters_device_parameter_places_the_model_and_names_bad_input():
+    """Chapter 10's own cells: build_lenet(device='cpu') is the default and keeps every parameter
+    on the CPU, predict_logits gives NumPy back, and a device name PyTorch would take but the
+    chapter does not ('cuda') is refused with what to pass."""
+    import inspect
+
+    pytest.importorskip("torch")
+    from labkit.compare import worker
+
+    ns = chapters.load(chapters.notebook_for("pytorch"))
+    assert inspect.signature(ns["build_lenet"]).parameters["device"].default == "cpu"
+    model = ns["load_canonical"](worker.build_on(ns["build_lenet"], "cpu"), lenet.initial_weights())
+    assert {p.device.type for p in model.parameters()} == {"cpu"}
+    x, _ = lenet.probe_batch()
+    assert isinstance(ns["predict_logits"](model, x), np.ndarray)
+    with pytest.raises(ValueError, match=r"device must be 'cpu' or 'gpu' \(placement.select\(...\).kind\), got 'cuda'"):
+        ns["build_lenet"](device="cuda")

@@ -39,3 +39,46 @@ def test_a_short_real_trial_reaches_a_low_target(tmp_path):
     assert "error" not in out, out
     assert out["reached"] and out["accuracy"] >= 0.5 and out["steps"] % 20 == 0
     assert out["dataset"] == "fashion-mnist" and out["curve"][-1][0] == out["steps"]
+
+
+def _run(rates: dict, records=None):
+    from labkit.compare.results import Run
+
+    return Run("r1", "quick", records or [], {n: {"train_images_per_s": v} for n, v in rates.items()}, {}, {}, {}, [])
+
+
+def test_each_tuned_row_is_held_to_the_best_known_configuration_of_its_toolkit():
+    run = _run({"pytorch": 1000.0, "pytorch-tuned": 900.0, "mxnet": 500.0, "mxnet-tuned": 800.0,
+                "chainer": 300.0, "keras-jax": 700.0, "keras-torch": 650.0})
+    got = {r["tuned"]: r for r in targets.tuned_vs_best(run)}
+    assert set(got) == {"pytorch-tuned", "mxnet-tuned"}          # chainer-tuned did not run; Keras has no tuned row
+    assert got["pytorch-tuned"]["ratio"] == pytest.approx(0.9) and got["pytorch-tuned"]["met"]
+    assert got["pytorch-tuned"]["best"] == "pytorch"
+    assert got["mxnet-tuned"]["ratio"] == 1.0 and got["mxnet-tuned"]["best"] == "mxnet-tuned"
+    known = {"mxnet-tuned": {"1 threads (scaling run s)": 1200.0}, "pytorch": {"1 threads": 100.0}}
+    got = {r["tuned"]: r for r in targets.tuned_vs_best(run, known)}
+    assert got["mxnet-tuned"]["ratio"] == pytest.approx(800 / 1200) and not got["mxnet-tuned"]["met"]
+    assert got["mxnet-tuned"]["best_where"] == "1 threads (scaling run s)"
+    assert got["pytorch-tuned"]["ratio"] == pytest.approx(0.9)        # a slower known configuration changes nothing
+    lines = targets.tuned_lines(targets.tuned_vs_best(run, known))
+    assert lines == ["pytorch-tuned: 900 img/s = 0.90x the best known, pytorch (this run) at 1,000 img/s "
+                     "(goal 0.8x: met)",
+                     "mxnet-tuned: 800 img/s = 0.67x the best known, mxnet-tuned (1 threads (scaling run s)) at "
+                     "1,200 img/s (goal 0.8x: missed)"]
+    assert targets.tuned_lines(targets.tuned_vs_best(_run({"pytorch-tuned": 5.0}))) == [
+        "tuned against best: no chapter has a tuned row and another row in this run"]
+
+
+def test_scaling_records_count_only_from_the_same_host_protocol_and_other_thread_counts(tmp_path):
+    from labkit import records
+
+    def rec(name, value, threads, quick=True):
+        return records.record(name, "scaling_train_images_per_s", value, "img/s", threads=threads, run="s1",
+                              path=tmp_path, quick=quick)
+
+    base = rec("mxnet", 1.0, 2)                 # the run's own thread count: not another configuration
+    rec("mxnet-tuned", 1500.0, 1)
+    rec("mxnet-tuned", 999.0, 1, quick=False)   # another protocol
+    rec("theano", 50.0, 1)                      # not in the run
+    run = _run({"mxnet": 500.0, "mxnet-tuned": 800.0}, records=[base])
+    assert targets.known_from_scaling(run, tmp_path) == {"mxnet-tuned": {"1 threads (scaling run s1)": 1500.0}}

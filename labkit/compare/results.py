@@ -76,10 +76,20 @@ def _versions_text(tk: str, versions: dict, names: bool = True) -> str:
     return (", " if names else " / ").join((f"{m} " if names else "") + str(versions.get(m, "?")) for m in shown)
 
 
+def device_of(r: Run, tk: str) -> str:
+    """Where row ``tk`` trained, as its records say: 'cpu' or 'gpu: NAME' (older records: 'cpu')."""
+    return str(r.extra[tk]["train_images_per_s"].get("device") or "cpu")
+
+
 def results_table(r: Run):
-    """Every measured figure, one row per toolkit."""
+    """Every measured figure, one row per toolkit. When any row ran on a GPU, four columns
+    more: the device, training and batch-256 inference images/s of the GPU rows, and their
+    peak GPU memory (``gpu_peak_memory_mib``; "not recorded" where a run kept none)."""
+    gpu = any(device_of(r, tk).startswith("gpu") for tk in r.toolkits)
     cols = ["toolkit", "version", "train img/s", *(f"infer img/s b{b}" for b in _B), "first result s",
             "peak MiB", "test acc", "LeNet lines", "installed MB", "GPU here"]
+    if gpu:
+        cols += ["device", "GPU train img/s", f"GPU infer img/s b{_B[-1]}", "GPU peak MiB"]
     rows = []
     for tk in r.toolkits:
         v, e = r.values[tk], r.extra[tk]
@@ -88,6 +98,12 @@ def results_table(r: Run):
                      *(_fmt(v[k]) for k in _INFER), _fmt(v["time_to_first_result_s"]),
                      _fmt(v["peak_memory_mib"]), f"{v['test_accuracy']:.3f}", int(v["lines_of_code"]),
                      _fmt(v["installed_mb"]), "yes" if v["gpu_support"] else "no"])
+        if gpu and device_of(r, tk).startswith("gpu"):
+            peak = v.get("gpu_peak_memory_mib")
+            rows[-1] += [device_of(r, tk), _fmt(v["train_images_per_s"]), _fmt(v[_INFER[-1]]),
+                         "not recorded" if peak is None else _fmt(peak)]
+        elif gpu:
+            rows[-1] += [device_of(r, tk), "-", "-", "-"]
     for tk, err in r.failed.items():
         rows.append([tk, "FAILED", err.splitlines()[0][:60]] + [""] * (len(cols) - 3))
     for tk in r.missing:

@@ -14,6 +14,12 @@ The second target is a share: the machine's float32 matrix-multiply rate is meas
 the same run at the same thread count (``labkit.compare.gemm``), and each toolkit's
 training rate is printed as ``images/s x FLOP per image / GEMM rate``. The goal the issue
 sets, at least 40% for the fastest toolkit, is printed beside it, not asserted.
+
+The third is a ratio: a toolkit's tuned row (``Entry.tuned``) against the best configuration
+known for that toolkit on this machine: the best of its rows in the latest comparison run,
+and any faster thread count that ``labkit.compare.scaling`` recorded for those rows on the
+same host and protocol (``tuned_vs_best``). The goal, at least 0.8x, is printed as met or
+missed, never asserted: speeds depend on the load.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from labkit.toolkits import ENTRIES, resolve_entry
 
 TARGET, BUDGET_S, EVERY = 0.90, 120.0, 100
 GOAL_S, GOAL_SHARE = 30.0, 0.40      # the issue's goals: the fastest within 30 s; 40% of the GEMM rate
+GOAL_TUNED = 0.8                     # and each tuned row at least 0.8x the best configuration known
 
 
 def time_to_accuracy(toolkits=None, *, target: float = TARGET, budget_s: float = BUDGET_S, every: int = EVERY,
@@ -98,6 +105,59 @@ def verdicts(results: dict, gemm_gflops: float | None) -> list[str]:
     return lines
 
 
+def tuned_vs_best(run, known: dict | None = None) -> list[dict]:
+    """For each chapter with a tuned row and more than one row in ``run`` (a
+    ``labkit.compare.results.Run``): the tuned row's training images/s as a share of the best
+    configuration known, the fastest of that chapter's rows in the run and of ``known``
+    (``{row: {label: images/s}}``, other measured configurations of those rows, e.g.
+    ``known_from_scaling``). One dict per tuned row, chapters in the run's order."""
+    groups: dict[str, list[str]] = {}
+    for n in run.toolkits:
+        if n in ENTRIES and "train_images_per_s" in run.values.get(n, {}):
+            groups.setdefault(ENTRIES[n].notebook, []).append(n)
+    out = []
+    for names in groups.values():
+        tuned = [n for n in names if ENTRIES[n].tuned]
+        if len(names) < 2 or not tuned:
+            continue
+        options = {(n, "this run"): run.values[n]["train_images_per_s"] for n in names}
+        for n in names:
+            options.update({(n, label): rate for label, rate in (known or {}).get(n, {}).items() if rate})
+        best = max(options, key=options.get)
+        for t in tuned:
+            rate = run.values[t]["train_images_per_s"]
+            ratio = rate / options[best]
+            out.append({"tuned": t, "images_per_s": rate, "best": best[0], "best_where": best[1],
+                        "best_images_per_s": options[best], "ratio": ratio, "met": ratio >= GOAL_TUNED})
+    return out
+
+
+def known_from_scaling(run, records=None) -> dict:
+    """``{row: {label: images/s}}``: the training rates ``labkit.compare.scaling`` recorded for
+    ``run``'s rows at other thread counts, on the same host and protocol as ``run`` (the newest
+    record of each row and count)."""
+    from labkit.records import read_records
+
+    first = run.records[0] if run.records else {}
+    host, quick = first.get("host"), first.get("quick")
+    used = (first.get("threads") or {}).get("used")
+    out: dict = {}
+    for rec in read_records(records, metric="scaling_train_images_per_s"):
+        t = (rec.get("threads") or {}).get("used")
+        if rec["toolkit"] in run.values and rec.get("host") == host and rec.get("quick") == quick and t != used:
+            out.setdefault(rec["toolkit"], {})[f"{t} threads (scaling run {rec.get('run', '?')})"] = rec["value"]
+    return out
+
+
+def tuned_lines(ratios: list[dict]) -> list[str]:
+    """``tuned_vs_best`` as sentences, the goal marked met or missed."""
+    if not ratios:
+        return ["tuned against best: no chapter has a tuned row and another row in this run"]
+    return [f"{r['tuned']}: {r['images_per_s']:,.0f} img/s = {r['ratio']:.2f}x the best known, "
+            f"{r['best']} ({r['best_where']}) at {r['best_images_per_s']:,.0f} img/s "
+            f"(goal {GOAL_TUNED:g}x: {'met' if r['met'] else 'missed'})" for r in ratios]
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -128,6 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results, best).text())
     print("\n" + gemm.report({threads: rates}))
     print("\n" + "\n".join(verdicts(results, best)))
+    from labkit.compare.results import load_run
+
+    try:
+        run = load_run(args.records)
+    except LookupError as err:
+        print(f"\ntuned against best: {err}")
+    else:
+        print(f"\nTuned rows against the best configuration known (comparison run {run.id}, {run.protocol} "
+              "protocol, training images/s):")
+        print("\n".join(tuned_lines(tuned_vs_best(run, known_from_scaling(run, args.records)))))
     return 1 if any("error" in r for r in results.values()) else 0
 
 

@@ -34,6 +34,14 @@ def _evaluate(predict, model, x, labels, batch: int = 256) -> float:
     return correct / len(x)
 
 
+def batches(n_train: int, recipe=lenet.FULL):
+    """The batches ``to_accuracy`` trains on: the comparison worker's shared order
+    (``worker.shared_batches``, the Recipe's seed), without end."""
+    from labkit.compare.worker import shared_batches
+
+    return shared_batches(n_train, recipe.batch_size, recipe.seed)
+
+
 def first(ns: dict, spec: dict, t_loaded: float) -> dict:
     x, y = lenet.probe_batch()
     model = ns["load_canonical"](ns["build_lenet"](), lenet.initial_weights())
@@ -56,13 +64,9 @@ def to_accuracy(ns: dict, spec: dict, t_loaded: float) -> dict:
     train_y, test_y = ds.train_labels.astype(np.int64), ds.test_labels
     model = ns["load_canonical"](ns["build_lenet"](), lenet.initial_weights())
     step = ns["make_train_step"](model, recipe)
-    rng, order, curve = np.random.default_rng(recipe.seed), np.empty(0, np.int64), []
+    curve, b = [], recipe.batch_size
     train_s, t_wall, i, acc = 0.0, time.perf_counter(), 0, 0.0
-    while True:
-        b = recipe.batch_size
-        if len(order) < (i + 1) * b:            # the next epoch's order, as the worker draws it
-            order = np.concatenate([order, rng.permutation(len(train_x))])
-        idx = order[i * b:(i + 1) * b]
+    for idx in batches(len(train_x), recipe):      # the comparison's shared order, epochs without end
         t = time.perf_counter()
         step(train_x[idx], train_y[idx], recipe.lr_at(i))
         train_s += time.perf_counter() - t

@@ -30,15 +30,29 @@ def _versions() -> dict:
     return out
 
 
+def shared_batches(n_train: int, batch_size: int, seed: int):
+    """The shared batch order without end: one seeded permutation of the training images per
+    epoch (``seed``: the Recipe's), cut into batches of ``batch_size`` indices; a batch may
+    span two epochs. Every child that trains on "the shared order" draws it here."""
+    if n_train < 1 or batch_size < 1:
+        raise ValueError(f"n_train and batch_size must be at least 1; got {n_train!r} and {batch_size!r}")
+    rng, pending = np.random.default_rng(seed), np.empty(0, np.int64)
+    while True:
+        while len(pending) < batch_size:
+            pending = np.concatenate([pending, rng.permutation(n_train)])
+        yield pending[:batch_size]
+        pending = pending[batch_size:]
+
+
 def batch_order(n_train: int, proto) -> np.ndarray:
-    """The training images' indices, batch after batch, for the protocol's budget: one seeded
-    permutation per epoch (the Recipe's seed), the same in every child."""
+    """The training images' indices, batch after batch, for the protocol's budget: the first
+    ``shared_batches`` (one seeded permutation per epoch), the same in every child."""
+    import itertools
+
     recipe = proto.recipe
     steps_total = proto.train_steps or n_train // recipe.batch_size
-    rng = np.random.default_rng(recipe.seed)
-    order = np.concatenate([rng.permutation(n_train)
-                            for _ in range(-(-steps_total * recipe.batch_size // n_train))])
-    return order[:steps_total * recipe.batch_size]
+    return np.concatenate(list(itertools.islice(shared_batches(n_train, recipe.batch_size, recipe.seed),
+                                                steps_total)))
 
 
 def batches_digest(order: np.ndarray, labels: np.ndarray) -> str:
@@ -69,6 +83,47 @@ def contract(entry, notebook) -> dict:
     return ns
 
 
+def gpu_peak_mib() -> tuple[float | None, str]:
+    """This child's peak GPU memory (MiB) and what read it: the largest peak counter a loaded
+    toolkit keeps (PyTorch's allocator, TensorFlow's, JAX's device stats, Paddle's), else
+    nvidia-smi's figure for this process at the end (allocators keep their pools: near the
+    peak). Written for GPU runs and NOT tested: this project's machines have no GPU."""
+    mods, peaks = sys.modules, []
+    try:
+        if "torch" in mods and mods["torch"].cuda.is_available() and mods["torch"].cuda.is_initialized():
+            peaks.append((mods["torch"].cuda.max_memory_allocated(), "torch.cuda.max_memory_allocated"))
+        if "tensorflow" in mods:
+            tf = mods["tensorflow"]
+            got = [tf.config.experimental.get_memory_info(d.name)["peak"]
+                   for d in tf.config.list_logical_devices("GPU")]
+            peaks += [(sum(got), "tf.config.experimental.get_memory_info")] if got else []
+        if "jax" in mods:
+            got = [(d.memory_stats() or {}).get("peak_bytes_in_use", 0) for d in mods["jax"].devices()
+                   if d.platform == "gpu"]
+            peaks += [(sum(got), "jax Device.memory_stats")] if got else []
+        if "paddle" in mods and mods["paddle"].device.cuda.device_count():
+            peaks.append((mods["paddle"].device.cuda.max_memory_allocated(), "paddle.device.cuda.max_memory_allocated"))
+    except Exception as err:            # a counter that fails must not lose the run's other figures
+        child.say(f"peak GPU memory: a toolkit's counter failed ({type(err).__name__}: {err}); using nvidia-smi")
+        peaks = []
+    if peaks and max(peaks)[0] > 0:
+        value, source = max(peaks)
+        return value / 2 ** 20, source
+    return gpu_memory_mib(os.getpid()), "nvidia-smi, this process at the end"
+
+
+def build_on(build, kind: str):
+    """``build()`` on the device ``kind`` ('cpu' or 'gpu', a ``placement.Choice``'s) where the
+    chapter's ``build_lenet`` takes a ``device`` parameter; else ``build()`` as it is (the
+    toolkit then computes where it does by itself: Theano where it was started, Keras on its
+    backend's default device)."""
+    import inspect
+
+    if kind not in ("cpu", "gpu"):
+        raise ValueError(f"device kind must be 'cpu' or 'gpu', got {kind!r}")
+    return build(device=kind) if "device" in inspect.signature(build).parameters else build()
+
+
 #: How many of its first training losses each row reports (chapter 40 overlays them).
 FIRST_LOSSES = 50
 
@@ -78,6 +133,8 @@ def _train(ns, model, proto, ds, train_x, name):
     recipe = proto.recipe
     order = batch_order(len(train_x), proto)
     steps_total = len(order) // recipe.batch_size
+    if "read_batches" in ns:        # a row that reads its own batches (real Caffe's Data layer): this order, written
+        ns["read_batches"](model, ds.train_images, ds.train_labels, order, recipe.batch_size)
     step = ns["make_train_step"](model, recipe)
     rates, losses = [], []
     for c0 in range(0, steps_total, proto.chunk):
@@ -130,7 +187,7 @@ def main(spec_path: str) -> int:
     floor, floor_from = proto.floor_for(ds.name, chapter_floor)
     train_x = data.layout(data.to_float32(ds.train_images), "NCHW")
     test_x = data.layout(data.to_float32(ds.test_images), "NCHW")
-    model = load(build(), lenet.initial_weights())
+    model = load(build_on(build, choice.kind), lenet.initial_weights())   # the probe above ran on the CPU
     t_train = time.perf_counter()
     steps_total, rates, losses, digest = _train(ns, model, proto, ds, train_x, name)
     train_wall = time.perf_counter() - t_train
@@ -157,6 +214,7 @@ def main(spec_path: str) -> int:
         node.close_all()
         versions.update(node.versions())
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    gpu_peak = gpu_peak_mib() if choice.gpu else (None, None)
     result = {
         "name": name, "versions": versions, "pid": os.getpid(),
         "startup_s": t0 - spec["spawned"], "import_s": t_loaded - t0, "first_s": t_first - t_loaded,
@@ -170,7 +228,7 @@ def main(spec_path: str) -> int:
         "peak_memory_mib": peak,
         "gpu": row.gpu, "gpu_devices": row.devices, "device_notes": row.notes,
         "device": "cpu" if not choice.gpu else f"gpu: {choice.name}", "device_message": choice.message,
-        "gpu_peak_memory_mib": gpu_memory_mib(os.getpid()) if choice.gpu else None,
+        "gpu_peak_memory_mib": gpu_peak[0], "gpu_peak_memory_from": gpu_peak[1],
         "threads_seen": threads_seen, "numpy": md.version("numpy"),
     }
     child.write_result(out / f"{name}.json", result)
