@@ -6,9 +6,10 @@ nbval (0.11) runs a cell by sending its source to the kernel (``kernel.execute_c
 which returns the request's id) and reading the iopub messages through its notebook
 collector's ``get_kernel_message``, keeping only part of them (it drops display updates
 and ``clear_output``). The plugin wraps those two calls on each notebook's collector and
-kernel, hands every message of the cell's request to a ``Recorder`` and, after each cell,
-rewrites the copy (atomically): a run that stops early leaves a copy that says how many
-cells ran. ``tests/conftest.py`` registers it; ``-p executed_notebooks`` does the same
+kernel, hands every message of the cell's request to a ``Recorder`` (widgets' comm messages
+included: the copy keeps their state in ``metadata.widgets``, so the book can draw them)
+and, after each cell, rewrites the copy (atomically): a run that stops early leaves a copy
+that says how many cells ran. ``tests/conftest.py`` registers it; ``-p executed_notebooks`` does the same
 elsewhere.
 """
 from __future__ import annotations

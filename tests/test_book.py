@@ -3,10 +3,12 @@
 The fast tests check the recorder against the kernel's message sequences, the checks that
 keep a partial or stale book from being built, and the staged sources. The slow ones run
 real notebooks: through nbval with ``tests/executed_notebooks.py`` and through nbclient
-with a time budget. Two drive Chromium: a small book of made-up chapters (one fails, one
-draws a plot) shows the page checks catch an error, and the ``book`` test builds the book
-of ``make test``'s own run from ``runs/executed/`` and opens every chapter's page. It runs
-after the notebooks (``make test`` runs it last: ``pytest -m book``).
+with a time budget. Three drive Chromium: a small book of made-up chapters (one fails, one
+draws a plot) shows the page checks catch an error; widgets (a progress bar, an Output
+widget holding a plot, a slider), run by nbval and by nbclient, show on their pages from
+their saved state; and the ``book`` test builds the book of ``make test``'s own run from
+``runs/executed/`` and opens every chapter's page, each widget drawn or saying why not. It
+runs after the notebooks (``make test`` runs it last: ``pytest -m book``).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from labkit.book import executed, run, site
+from labkit.book import executed, run, site, widgets
 from labkit.book.executed import BookError, Recorder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,13 +120,70 @@ def test_stage_lists_the_chapters_present_in_file_name_order(tmp_path):
     assert executed.machine_line() in staged.cells[1].source
 
 
-def test_a_widget_is_named_not_left_blank():
-    nb = new_notebook(cells=[new_markdown_cell("# t"), new_code_cell("w")])
-    nb.cells[1].outputs = [nbformat.from_dict({"output_type": "display_data", "metadata": {}, "data": {
-        site.WIDGET: {"model_id": "x"}, "text/plain": "VBox()"}})]
-    info = {"date": "d", "mode": "full", "runner": "r", "machine": "m", "code_cells": 1,
-            "code_cells_run": 1, "errors": 0, "wall_s": 1}
-    assert site.page(nb, info).cells[2].outputs[0].data == {"text/plain": site.WIDGET_NOTE}
+def widget_open(comm, name, **state):
+    return msg("comm_open", comm_id=comm, target_name="jupyter.widget", data={"state": {
+        "_model_name": name, "_model_module": "@jupyter-widgets/controls", "_model_module_version": "2.0.0",
+        **state}, "buffer_paths": []})
+
+
+def widget_view(comm):
+    return msg("display_data", data={widgets.VIEW: {"model_id": comm, "version_major": 2, "version_minor": 0},
+                                     "text/plain": "VBox()"}, metadata={})
+
+
+def test_the_recorder_keeps_widget_state_and_what_an_output_widget_captures():
+    r = Recorder()
+    r.message(0, widget_open("h", "HTMLModel", value="<b>epoch 0</b>"))
+    r.message(0, widget_open("s", "IntSliderModel", value=3, description="epochs"))
+    r.message(0, widget_open("o", "OutputModel", _model_module="@jupyter-widgets/output", outputs=[], msg_id=""))
+    r.message(0, widget_open("b", "VBoxModel", children=["IPY_MODEL_h", "IPY_MODEL_s", "IPY_MODEL_o"]))
+    r.message(0, widget_view("b"))
+    r.message(0, msg("comm_msg", comm_id="h", data={"method": "update", "state": {"value": "<b>epoch 9</b>"},
+                                                    "buffer_paths": []}))
+    r.message(0, msg("comm_msg", comm_id="o", data={"method": "update", "state": {"msg_id": "req-1"}, "buffer_paths": []}))
+    captured = {**msg("stream", name="stdout", text="inside the widget\n"), "parent_header": {"msg_id": "req-1"}}
+    r.message(0, captured)
+    r.message(0, msg("comm_msg", comm_id="o", data={"method": "update", "state": {"msg_id": ""}, "buffer_paths": []}))
+    r.message(0, {**msg("stream", name="stdout", text="after\n"), "parent_header": {"msg_id": "req-1"}})
+    r.message(0, {**msg("comm_open", comm_id="x", target_name="other.comm", data={"state": {"a": 1}})})
+    assert [o.output_type for o in r.outputs[0]] == ["display_data", "stream"]      # comms are no outputs
+    assert r.outputs[0][1].text == "after\n"
+    nb = executed.with_outputs(new_notebook(cells=[new_code_cell("w")]), r)
+    state = nb.metadata["widgets"][widgets.STATE]["state"]
+    assert set(state) == {"h", "s", "o", "b"}                                         # not the other comm
+    assert state["h"]["state"]["value"] == "<b>epoch 9</b>" and state["h"]["model_name"] == "HTMLModel"
+    assert state["o"]["state"]["outputs"][0]["text"] == "inside the widget\n"
+
+
+def test_a_widget_is_drawn_from_its_state_and_its_controls_say_they_need_a_kernel():
+    import base64
+
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+    r = Recorder()
+    r.message(0, widget_open("p", "FloatProgressModel", value=7.0, max=10.0, description="training"))
+    r.message(0, {**widget_open("i", "ImageModel", format="png", width="20"), "buffers": [png]})
+    r.message(0, msg("comm_msg", comm_id="i", data={"method": "update", "state": {}, "buffer_paths": [["value"]]},
+                     ) | {"buffers": [png]})
+    r.message(0, widget_open("b", "HBoxModel", children=["IPY_MODEL_p", "IPY_MODEL_i"]))
+    r.message(0, widget_view("b"))
+    r.message(1, widget_open("s", "FloatSliderModel", value=0.03, description="learning rate"))
+    r.message(1, widget_open("d", "DropdownModel", index=1, _options_labels=["ReLU", "Tanh"], description="activation"))
+    r.message(1, widget_open("c", "HBoxModel", children=["IPY_MODEL_s", "IPY_MODEL_d"]))
+    r.message(1, widget_view("c"))
+    r.message(2, widget_view("gone"))
+    nb = executed.with_outputs(new_notebook(cells=[new_markdown_cell("# t")] + [new_code_cell("w") for _ in range(3)]), r)
+    info = {"date": "d", "mode": "full", "runner": "r", "machine": "m", "code_cells": 3,
+            "code_cells_run": 3, "errors": 0, "wall_s": 1}
+    staged = site.page(nb, info)
+    assert "widgets" not in staged.metadata                   # MyST-NB adds no web script
+    static, control, missing = (c.outputs[0].data for c in staged.cells[2:5])
+    assert '<progress value="7.0" max="10.0">' in static["text/html"] and "training" in static["text/html"]
+    assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}" width="20"' in static["text/html"]
+    assert widgets.LIVE_LINE not in static["text/html"]       # nothing in it needs a kernel
+    assert "learning rate <code>0.03</code>" in control["text/html"] and widgets.LIVE_LINE in control["text/html"]
+    assert "activation <code>Tanh</code>" in control["text/html"]               # the label, not the index
+    assert control["text/html"].count(widgets.LIVE_LINE) == 1                    # one line a widget
+    assert missing == {"text/plain": widgets.MISSING_LINE}
 
 
 def test_web_images_become_links_so_every_image_is_the_books_own():
@@ -211,6 +270,18 @@ def page_problems(page, url: str, info: dict) -> list[str]:
     return problems
 
 
+def widget_outputs(source: Path) -> dict[str, tuple[int, int]]:
+    """For each staged page with widget outputs: how many are drawn, how many say no state was kept."""
+    found = {}
+    for path in sorted(source.glob("*.ipynb")):
+        outs = [o.get("data", {}) for c in nbformat.read(str(path), as_version=4).cells for o in c.get("outputs", [])]
+        drawn = sum('class="labkit-widget"' in "".join(d.get("text/html", "")) for d in outs)
+        missing = sum(d.get("text/plain") == widgets.MISSING_LINE for d in outs)
+        if drawn or missing:
+            found[path.stem] = (drawn, missing)
+    return found
+
+
 def open_book(html_dir: Path, http_server, check):
     from jupyterlab_page import ARGS, CHROMIUM, need_browser
     from playwright.sync_api import sync_playwright
@@ -251,6 +322,51 @@ def test_the_page_checks_catch_an_error_and_a_plot_loads(tmp_path, http_server):
     open_book(html_dir, http_server, check)
 
 
+WIDGET_CELLS = (
+    "import ipywidgets as w\nimport matplotlib.pyplot as plt\n"
+    "bar = w.FloatProgress(value=0, max=10, description='training')\nbar",
+    "bar.value = 10\nout = w.Output()\ndisplay(out)\nwith out:\n"
+    "    print('drawn inside the widget')\n    plt.plot([1, 3, 2])\n    plt.show()",
+    "w.VBox([w.HTML('<b>the playground</b>'), w.FloatSlider(value=0.03, description='learning rate')])",
+)
+
+
+def widget_checks(page, url: str, info: dict) -> None:
+    """A page of WIDGET_CELLS: the bar full, the plot inside the Output widget, one live-kernel line."""
+    assert page_problems(page, url, info) == []
+    assert page.evaluate("[...document.querySelectorAll('.labkit-widget progress')].map(p => p.value)") == [10]
+    assert page.locator(".labkit-widget-output img").count() == 1
+    assert "drawn inside the widget" in page.locator(".labkit-widget-output").inner_text()
+    assert page.locator(".labkit-widget-live").count() == 1
+    assert "learning rate" in page.locator(".labkit-widget-control").inner_text()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.timeout(400)
+def test_widgets_show_on_the_page_from_an_nbval_run_and_an_nbclient_run(tmp_path, http_server):
+    notebooks, runs = tmp_path / "notebooks", tmp_path / "runs"
+    by_nbval = chapter(notebooks, "01_widgets.ipynb", *WIDGET_CELLS)
+    by_nbclient = chapter(notebooks, "02_widgets.ipynb", *WIDGET_CELLS)
+    env = {**os.environ, "LABKIT_RUNS": str(runs), "LABKIT_QUICK": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+           "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "executed_notebooks", "-p", "no:cacheprovider",
+                           "--nbval-lax", "--rootdir", str(notebooks), str(by_nbval)],
+                          env=env, capture_output=True, text=True, cwd=notebooks, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    copies = runs / "executed"
+    assert run.run_chapter(by_nbclient, copies / by_nbclient.name, mode="quick", budget_s=120) is not None
+    for name in (by_nbval.name, by_nbclient.name):
+        assert widgets.STATE in nbformat.read(str(copies / name), as_version=4).metadata["widgets"], name
+    html_dir = site.build(notebooks, copies, tmp_path / "book")
+    infos = json.loads((tmp_path / "book" / "source" / "book.json").read_text())
+
+    def check(page, base):
+        for stem in infos:
+            widget_checks(page, f"{base}{stem}.html", infos[stem])
+    open_book(html_dir, http_server, check)
+
+
 @pytest.mark.book
 @pytest.mark.slow
 @pytest.mark.browser
@@ -270,6 +386,11 @@ def test_the_book_of_the_test_run(tmp_path, http_server):
         assert listed == [f"{stem}.html" for stem in infos], listed
         problems = {stem: p for stem, info in infos.items() if (p := page_problems(page, f"{base}{stem}.html", info))}
         assert not problems, problems
+        for stem, (drawn, missing) in widget_outputs(tmp_path / "book" / "source").items():
+            page.goto(f"{base}{stem}.html")
+            page.wait_for_selector("main section > h1", timeout=30_000)
+            assert page.locator(".labkit-widget").count() >= drawn, stem       # nested ones count too
+            assert page.evaluate("t => document.body.innerText.split(t).length - 1", widgets.MISSING_LINE) == missing, stem
         page.goto(f"{base}search.html?q=LeNet")
         page.wait_for_selector("#search-results ul.search li", timeout=30_000)
         assert page.locator("#search-results ul.search li").count() >= 2

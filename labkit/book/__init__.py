@@ -6,6 +6,8 @@
 ``run``       running a chapter with nbclient for ``make book``: full mode within a time budget,
               quick mode otherwise, said in the copy
 ``site``      the Sphinx + MyST-NB site, built from the executed copies without running anything
+``widgets``   the widgets' saved state (kept from the kernel's comm messages) and its drawing as
+              plain HTML on the pages, with a line where a control needs a live kernel
 
 ``make test`` writes the executed copies as a side effect of its nbval run
 (``tests/executed_notebooks.py``), so the book costs no second run of the chapters.

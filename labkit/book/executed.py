@@ -10,7 +10,8 @@ with them, because the chapters rely on it: streams to the same pipe are joined 
 carriage return overwrites its line; ``update_display_data`` replaces every output shown
 under that ``display_id`` (``LiveProgress`` draws its curve that way, in an earlier cell's
 output too); ``clear_output`` empties the cell, at once or, with ``wait=True``, just before
-the next output.
+the next output. Widgets' comm messages become their saved state (``labkit.book.widgets``),
+and what an Output widget captures goes into it, not into the cell.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import re
 from pathlib import Path
 
 from labkit import paths
+from labkit.book import widgets
 
 KEY = "labkit_run"                 # the metadata entry every executed copy carries
 _SHOWN = ("display_data", "execute_result")
@@ -62,12 +64,25 @@ class Recorder:
         self.counts: dict[int, int] = {}
         self._displays: dict[str, list[tuple[int, object]]] = {}
         self._clear_on_next: set[int] = set()
+        self.widgets = widgets.State()
 
     def message(self, cell: int, msg: dict) -> None:
         from nbformat import from_dict, v4
 
         kind, content = msg["msg_type"], msg["content"]
         outs = self.outputs.setdefault(cell, [])
+        if self.widgets.message(msg):
+            return
+        captured = self.widgets.capture(msg)
+        if captured is not None and kind in ("stream", "error", "clear_output") + _SHOWN:
+            if kind == "clear_output":
+                captured.clear()
+            elif kind == "stream" and captured and captured[-1].get("output_type") == "stream" \
+                    and captured[-1].get("name") == content["name"]:
+                captured[-1]["text"] = fold_carriage_returns(captured[-1]["text"] + content["text"])
+            else:
+                captured.append(v4.output_from_msg(msg))
+            return
         if kind == "execute_input":            # numbered in the order cells ran (nbval keeps
             self.counts[cell] = len(self.counts) + 1   # no history, so the kernel's count stays 1)
             return
@@ -137,6 +152,9 @@ def with_outputs(nb, recorder: Recorder):
     for i, cell in enumerate(code):
         cell.outputs = recorder.outputs.get(i, [])
         cell.execution_count = recorder.counts.get(i)
+    state = recorder.widgets.metadata()
+    if state:
+        nb.metadata["widgets"] = state
     return nb
 
 
