@@ -5,7 +5,7 @@ BIN   := $(VENV)/bin
 KERNEL := labkit
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: lab test check setup kernel lock system-deps caffe doctor bench full book workshop reset clean help
+.PHONY: lab test check setup kernel lock system-deps caffe doctor bench full book workshop reset urls clean help
 
 help:
 	@echo "make lab          set up the environment (once) and start JupyterLab on notebooks/"
@@ -20,6 +20,7 @@ help:
 	@echo "make system-deps  (Debian/Ubuntu, root) OpenBLAS, offline Fashion-MNIST, Chromium"
 	@echo "make caffe        (optional; Debian/Ubuntu) build real Caffe (a BVLC fork) into .venv (minutes once, then cached)"
 	@echo "make lock         re-resolve requirements.in into requirements.lock"
+	@echo "make urls         stamp the repository address of pyproject.toml into every badge and Colab install cell"
 
 setup:
 	@tools/setup.sh
@@ -53,6 +54,12 @@ test: setup
 FAST := not slow and not browser and not caffe_real and not notebooks
 check: setup
 	LABKIT_QUICK=1 $(BIN)/python -m pytest -q -m "$(FAST)" tests
+
+# The repository's address is written once, [project.urls] in pyproject.toml; this writes it into
+# every notebook's Binder and Colab badges and Colab install cell, and README's badge (a fork
+# changes that line and runs this). tools/stamp_urls.py --check only compares.
+urls: setup
+	$(BIN)/python tools/stamp_urls.py
 
 doctor: setup
 	@$(BIN)/python -m labkit doctor

@@ -16,9 +16,15 @@ variable               meaning
 ``LABKIT_PROGRESS``    how ``LiveProgress`` shows itself: notebook, text or off
 ``LABKIT_NOTEBOOKS``   where the chapter notebooks are (an installed labkit has none)
 ``LABKIT_DEVICE``      where a toolkit runs: auto (a GPU where it sees one), cpu or gpu
+``LABKIT_BINDER``      1: run as on Binder (a chapter too big for its memory limit takes its
+                       lighter default); 0: never; unset: found out (``labkit.hosting``,
+                       which reads it with the other hosting variables it can be handed)
 ``LABKIT_SKIP_JVM``    (read by ``make setup`` only) leave H2O and ND4J out of the install
 ``LABKIT_WHEELS``      where ``make caffe`` keeps the real-Caffe wheel it built (and the
                        workshop's cache table looks)
+``LABKIT_SOURCE``      (read by the chapters' Colab install cell only) the pip requirement
+                       labkit is installed from there instead of the repository: a folder,
+                       a wheel, or ``labkit @ git+https://...`` of a fork
 =====================  ===============================================================
 
 This module imports only ``os``: the start-up hook reads it in every Python process.

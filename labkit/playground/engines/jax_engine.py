@@ -2,16 +2,22 @@
 original's update (L1's stop-at-zero included) written with ``jax.numpy``, in one jitted step.
 
 JAX computes in float32 unless 64-bit mode is on; the engine turns it on only around its
-own calls (``jax.experimental.enable_x64``), so it changes nothing for other code.
+own calls (``jax.experimental.enable_x64`` in the workbook's JAX 0.7; newer JAX, as on Colab,
+has only ``jax.enable_x64(True)``), so it changes nothing for other code.
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.experimental import enable_x64
 
 from . import Engine
+
+try:                                    # JAX 0.7, the workbook's pin
+    from jax.experimental import enable_x64
+except ImportError:                     # newer JAX removed it; its config state is the context manager
+    def enable_x64():
+        return jax.enable_x64(True)
 
 _ACT = {
     "relu": lambda z: jnp.where(z > 0, z, 0.0),      # derivative 0 at 0, as in the original
