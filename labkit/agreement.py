@@ -44,6 +44,29 @@ LOSS_LR = 0.01
 #: ConvNetJS computes in float64. The bound is about four times MXNet's drift. A run without
 #: weight decay, the smallest real mistake tried, is 2.6e-4 off within ten steps.
 LOSS_ATOL = 1e-4
+#: The comparison's first losses (``compare.worker.FIRST_LOSSES``: every row from the shared
+#: weights on the shared batches, under the Recipe's changing ``inv`` rate): how far any row's
+#: may be from another's. Measured on 2026-12-02 over a quick run's 32 steps (AMD EPYC, 2
+#: shared cores): within the first EARLY_STEPS every row stays within 3e-6 of every other
+#: (float32 rounding, MXNet's bias included), while an optimizer that keeps the rate out of
+#: its velocity (PyTorch's SGD before its rescaling) was already 4.9e-5 off by step 10. Later,
+#: float32 rows part in discrete jumps, where a near tie (max-pooling) falls the other way in
+#: one toolkit's rounding than in another's: one group of rows jumped to 8e-5 at step 23, another
+#: reached 3.3e-4 by step 32, each group agreeing within itself to 1e-7. So the early steps get
+#: a tight bound, and the whole curve a loose one, three times the largest jump measured.
+EARLY_STEPS = 10
+EARLY_ATOL = 1e-5
+CURVE_ATOL = 1e-3
+
+
+def curve_gaps(losses, other) -> tuple[float, float]:
+    """The largest |difference| of two first-loss curves over the first ``EARLY_STEPS`` steps
+    and over the steps both have."""
+    n = min(len(losses), len(other))
+    gap = np.abs(np.asarray(losses[:n], np.float64) - np.asarray(other[:n], np.float64))
+    return float(gap[:EARLY_STEPS].max()), float(gap.max())
+
+
 #: The second weight set: Xavier weights from this seed, biases uniform on +-BIAS_SCALE.
 OTHER_SEED = 7
 BIAS_SCALE = 0.1

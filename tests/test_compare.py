@@ -94,18 +94,19 @@ def test_accuracy_after_the_budget_clears_the_floor(quick):
 @pytest.mark.slow
 def test_first_losses_agree_across_every_row(quick):
     """Same weights, same batches, same rule: every row's first training losses (the tuned rows,
-    torch.compile included, and real Caffe) stay within the float32 drift the agreement tests
-    measured (labkit.agreement.LOSS_ATOL) of the first row's, step by step."""
+    torch.compile included, and real Caffe) agree with the first row's within
+    ``agreement.EARLY_ATOL`` over the first ``EARLY_STEPS`` steps, where only float32 rounding
+    parts them, and within ``CURVE_ATOL`` over the whole curve, where near ties may (see there)."""
     from labkit import agreement
 
     out, path = quick
-    curves = {n: np.array(res["first_losses"]) for n, res in out["results"].items()}
+    curves = {n: res["first_losses"] for n, res in out["results"].items()}
     first = next(iter(curves))
     for name, losses in curves.items():
-        n = min(len(losses), len(curves[first]))
-        assert n >= 10, (name, n)
-        gap = np.abs(losses[:n] - curves[first][:n])
-        assert gap.max() <= agreement.LOSS_ATOL, f"{name} vs {first}: gap {gap.max():.2e} at step {gap.argmax() + 1}"
+        assert len(losses) >= agreement.EARLY_STEPS, (name, len(losses))
+        early, whole = agreement.curve_gaps(losses, curves[first])
+        assert early <= agreement.EARLY_ATOL, f"{name} vs {first}: {early:.2e} within {agreement.EARLY_STEPS} steps"
+        assert whole <= agreement.CURVE_ATOL, f"{name} vs {first}: {whole:.2e} over {len(losses)} steps"
 
 
 @pytest.mark.slow
