@@ -45,7 +45,7 @@ def page_notebook(tmp_path):
     return path, len(nb.cells)
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(360)
 def test_convnetjs_trains_in_the_page(page_notebook, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -60,9 +60,11 @@ def test_convnetjs_trains_in_the_page(page_notebook, tmp_path):
             box.wait_for(state="visible", timeout=30_000)
             box.scroll_into_view_if_needed()
             first = number(page, ".labkit-cjs .cjs-first", timeout_ms=60_000)
+            # a loaded machine once needed over 90 s for 300 images (ConvNetJS in Chromium shares
+            # the CPU with the kernel and, under make test, the other worker)
             page.wait_for_function(
                 "() => +(document.querySelector('.labkit-cjs .cjs-images') || {}).textContent >= 300",
-                timeout=90_000)
+                timeout=180_000)
             seen, loss = number(page, ".labkit-cjs .cjs-images"), number(page, ".labkit-cjs .cjs-loss")
             rate = number(page, ".labkit-cjs .cjs-speed")
             preds = page.locator(".labkit-cjs .cjs-pred").all_inner_texts()
