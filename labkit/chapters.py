@@ -27,7 +27,9 @@ comparison harness uses): chapter 11 runs its other Keras backends that way.
 
 Where the notebooks are: ``notebooks_dir()`` looks at an explicit folder, then
 ``$LABKIT_NOTEBOOKS``, then the workbook clone labkit was imported from. An installed labkit
-(``pip install``, Colab) carries no notebooks: then it says so and how to point at them.
+(``pip install``, Colab) carries no notebooks: ``notebook_path`` and ``notebook_for`` then
+fetch the one chapter asked for from the workbook's repository into the cache, once
+(``labkit.chapters_fetch``); ``notebooks_dir`` says so and how to point at a clone.
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from labkit import paths, settings
+from labkit import chapters_fetch, paths, settings
 
 CONTRACT = ("build_lenet", "load_canonical", "export_canonical", "predict_logits", "sgd_step",
             "make_train_step")
@@ -50,8 +52,8 @@ class ChaptersNotFound(LookupError):
     """The chapter notebooks are not where labkit looked; the message says how to point at them."""
 
 
-def notebooks_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """The folder of chapter notebooks: ``explicit``, else ``$LABKIT_NOTEBOOKS``, else the clone's."""
+def _local_dir(explicit) -> Path | None:
+    """``explicit``, else ``$LABKIT_NOTEBOOKS``, else the clone's notebooks/; None when installed alone."""
     for how, folder in (("the folder given", explicit), ("$LABKIT_NOTEBOOKS", settings.notebooks_dir())):
         if folder is not None:
             folder = Path(folder).expanduser()
@@ -59,17 +61,31 @@ def notebooks_dir(explicit: str | os.PathLike | None = None) -> Path:
                 raise ChaptersNotFound(f"{how}, {folder}, is not a folder of chapter notebooks")
             return folder
     root = paths.repo_root()
-    if root is None:
+    return None if root is None else root / "notebooks"
+
+
+def notebooks_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """The folder of chapter notebooks: ``explicit``, else ``$LABKIT_NOTEBOOKS``, else the clone's."""
+    folder = _local_dir(explicit)
+    if folder is None:
         raise ChaptersNotFound(
             "the chapter notebooks were not found: this labkit is installed on its own, without the "
-            "workbook's notebooks/ folder. Pass the folder (--notebooks DIR, notebooks=DIR) or set "
-            "LABKIT_NOTEBOOKS to it.")
-    return root / "notebooks"
+            "workbook's notebooks/ folder (single chapters are fetched from its repository, a whole "
+            "folder is not). Pass the folder (--notebooks DIR, notebooks=DIR) or set LABKIT_NOTEBOOKS to it.")
+    return folder
 
 
 def notebook_path(filename: str, notebooks: str | os.PathLike | None = None) -> Path:
-    """The path of chapter ``filename`` (e.g. '10_pytorch.ipynb'); ChaptersNotFound if it is absent."""
-    path = notebooks_dir(notebooks) / filename
+    """The path of chapter ``filename`` (e.g. '10_pytorch.ipynb'); ChaptersNotFound if it is absent.
+    An installed labkit with no folder to look in fetches it from the repository (once)."""
+    folder = _local_dir(notebooks)
+    if folder is None:
+        try:
+            return chapters_fetch.fetch(filename)
+        except chapters_fetch.FetchFailed as err:
+            raise ChaptersNotFound(f"chapter {filename} is not here (labkit is installed without the "
+                                   f"workbook's notebooks/ folder) and could not be fetched: {err}") from None
+    path = folder / filename
     if not path.is_file():
         raise ChaptersNotFound(f"no chapter {filename} in {path.parent}")
     return path

@@ -15,6 +15,9 @@ variable               meaning
 ``LABKIT_RUNS``        the run-records folder
 ``LABKIT_PROGRESS``    how ``LiveProgress`` shows itself: notebook, text or off
 ``LABKIT_NOTEBOOKS``   where the chapter notebooks are (an installed labkit has none)
+``LABKIT_NOTEBOOKS_URL`` the base URL an installed labkit fetches a chapter notebook
+                       from (``NAME.ipynb`` is added; default: the repository's
+                       ``notebooks/`` on GitHub, ``labkit.chapters_fetch``)
 ``LABKIT_DEVICE``      where a toolkit runs: auto (a GPU where it sees one), cpu or gpu
 ``LABKIT_BINDER``      1: run as on Binder (a chapter too big for its memory limit takes its
                        lighter default); 0: never; unset: found out (``labkit.hosting``,
@@ -96,3 +99,8 @@ def progress_mode() -> str | None:
 def notebooks_dir() -> str | None:
     """``LABKIT_NOTEBOOKS``: the folder of chapter notebooks."""
     return text("LABKIT_NOTEBOOKS")
+
+
+def notebooks_url() -> str | None:
+    """``LABKIT_NOTEBOOKS_URL``: the base URL chapter notebooks are fetched from."""
+    return text("LABKIT_NOTEBOOKS_URL")

@@ -13,6 +13,11 @@ What it reproduces of a Colab runtime:
 * **the setup cell runs**: the chapter's own Colab install cell runs ``%pip install`` into the
   venv. ``LABKIT_SOURCE`` points it at a wheel built from this checkout (the files git would
   commit: tracked ones and untracked ones it does not ignore), since GitHub is out of reach here;
+* **a chapter fetched from the repository**: a chapter that reads another chapter's cells
+  (11, 15, 17) downloads that notebook, as an installed labkit does (``labkit.chapters_fetch``);
+  here the download's base URL is local, not GitHub's: ``LABKIT_NOTEBOOKS_URL`` points at a
+  small HTTP server on 127.0.0.1 that this tool runs over this checkout's ``notebooks/``
+  folder, so the download, its checks and its cache run for real;
 * **one runtime per notebook**: after each chapter, what its install cell added or changed in
   the venv is taken back, so every chapter starts from the same packages, as a new Colab
   runtime does.
@@ -43,6 +48,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
+import http.server
 import json
 import os
 import platform
@@ -51,6 +58,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -157,6 +165,24 @@ def kernelspec(python: Path, work: Path, env: dict[str, str]) -> str:
     return name
 
 
+def serve_notebooks() -> tuple[http.server.ThreadingHTTPServer, str]:
+    """This checkout's notebooks/ over HTTP on 127.0.0.1, standing in for the repository on GitHub;
+    ``server.requested`` lists the paths asked for."""
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.server.requested.append(self.path)
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(Quiet, directory=str(ROOT / "notebooks")))
+    server.requested = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
 def first_error(nb) -> dict | None:
     for index, cell in enumerate(nb.cells):
         if "raises-exception" in cell.metadata.get("tags", []):      # meant to fail (nbclient agrees)
@@ -232,22 +258,28 @@ def main(argv=None) -> int:
               "versions": {p: before.get(p) for p in VERSIONS}, "quick": True,
               "emulated": "google.colab is a stub (tools/colab_check.py); everything else is real",
               "chapters": {}}
+    server, notebooks_url = serve_notebooks()
+    report["notebooks_url"] = "a local server over this checkout's notebooks/ (LABKIT_NOTEBOOKS_URL)"
     with tempfile.TemporaryDirectory(prefix="labkit-colab-check-") as tmp:
         work = Path(tmp)
         wheel = checkout_wheel(python, work)
         env = {"LABKIT_QUICK": "1", "LABKIT_SOURCE": str(wheel), "LABKIT_CACHE": str(work / "cache"),
-               "LABKIT_RUNS": str(work / "runs")}
+               "LABKIT_RUNS": str(work / "runs"), "LABKIT_NOTEBOOKS_URL": notebooks_url}
         kernel = kernelspec(python, work, env)
         report["kernel"] = kernel_check(kernel, work, python)
         for name in chapters:
             print(f"{name} ...", flush=True)
+            asked = len(server.requested)
             result = run_chapter(name, kernel, work)
+            result["fetched"] = server.requested[asked:]        # the notebooks it downloaded
             result["install_changed"] = restore(python, before)
             report["chapters"][name] = result
             print(f"{name}: {'passed' if result['passed'] else 'FAILED at cell ' + str(result.get('cell'))}"
                   f" in {result['wall_s']} s" + ("" if result["passed"] else f": {result['error']}"), flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(report, indent=1) + "\n")
+    server.shutdown()
+    server.server_close()
     failed = [n for n, r in report["chapters"].items() if not r["passed"]]
     print(f"wrote {args.out}: {len(chapters) - len(failed)} of {len(chapters)} passed" +
           (f"; failed: {', '.join(failed)}" if failed else ""))
