@@ -2,8 +2,16 @@
 
 Some chapters read another chapter's ``lenet`` cells (``labkit.chapters``). In a clone they are
 in its ``notebooks/`` folder; an installed labkit (Colab, ``pip install``) has no such folder,
-so it downloads the one notebook it needs, once, into the cache (``labkit.paths.cache_dir()``,
-under ``notebooks/``), and reuses it from then on, offline too.
+so it downloads the one notebook it needs into the cache (``labkit.paths.cache_dir()``, under
+``notebooks/``), and reuses it from then on, offline too.
+
+When it is fetched again. A copy from a fixed commit (a 40-hex commit in the URL: what an
+install from git gives) never changes, so it is never fetched again. A copy from a branch
+(``main``, or a ``$LABKIT_NOTEBOOKS_URL`` that names no commit) is fetched again once it is
+older than ``MAX_AGE_DAYS``, so a reader's cache follows the branch; when that fails (no
+network), the old copy is used with a one-line warning, and this process does not try again.
+``$LABKIT_OFFLINE`` (``labkit.settings``) stops every download: a cached copy is used however
+old, and a chapter not in the cache is an error that says what to do.
 
 Where from: ``$LABKIT_NOTEBOOKS_URL`` when set (a base URL; ``NAME.ipynb`` is added to it),
 else the raw GitHub address of the ``notebooks/`` folder of the repository in labkit's own
@@ -19,20 +27,28 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 from labkit import paths, settings
 
 TIMEOUT = 30
 DEFAULT_BRANCH = "main"
+#: A copy fetched from a branch is fetched again once it is older than this many days.
+MAX_AGE_DAYS = 7
 HOW_TO_FIX = ("Set LABKIT_NOTEBOOKS to the notebooks/ folder of a clone of the workbook "
               "(git clone the repository), or LABKIT_NOTEBOOKS_URL to a base URL that serves them.")
 
 
 class FetchFailed(LookupError):
     """The notebook could not be downloaded; the message says what failed, where, and how to fix it."""
+
+
+#: Cached copies whose refresh failed in this process: used as they are until Python restarts.
+_KEPT: set[Path] = set()
 
 
 def installed_from(dist=None) -> tuple[str | None, str | None]:
@@ -72,6 +88,12 @@ def github_base(repo: str | None, commit: str | None = None) -> str:
     return f"https://raw.githubusercontent.com/{owner}/{name}/{commit or DEFAULT_BRANCH}/notebooks/"
 
 
+def pinned(base: str) -> bool:
+    """Whether ``base`` names a fixed commit (a 40-hex path segment), whose files never change.
+    A tag cannot be told from a branch by its name, so it counts as a branch."""
+    return re.search(r"/[0-9a-f]{40}/", base) is not None
+
+
 def cache_folder(base: str) -> Path:
     """Where notebooks from ``base`` are kept: one folder per source, so a fork's never mix."""
     return paths.cache_dir() / "notebooks" / hashlib.sha256(base.encode()).hexdigest()[:12]
@@ -98,14 +120,30 @@ def _download(url: str) -> bytes:
 
 
 def fetch(filename: str) -> Path:
-    """The path of chapter ``filename`` ('10_pytorch.ipynb') in the cache, downloaded if not there yet."""
+    """The path of chapter ``filename`` ('10_pytorch.ipynb') in the cache, downloaded if not there
+    yet, or again if it came from a branch more than ``MAX_AGE_DAYS`` ago (see the module's text)."""
     if not re.fullmatch(r"[\w.-]+\.ipynb", filename):
         raise FetchFailed(f"{filename!r} is not a chapter notebook's file name (like '10_pytorch.ipynb')")
     base = base_url()
     path = cache_folder(base) / filename
     if path.is_file():
-        return path
-    body = _download(base + filename)
+        age_days = (time.time() - path.stat().st_mtime) / 86400
+        if pinned(base) or age_days <= MAX_AGE_DAYS or settings.offline() or path in _KEPT:
+            return path
+        try:
+            body = _download(base + filename)
+        except FetchFailed as err:
+            _KEPT.add(path)
+            warnings.warn(f"could not refresh {filename} ({err}); using the copy cached {age_days:.0f} days "
+                          f"ago, {path}".replace("\n", " "), stacklevel=2)
+            return path
+    elif settings.offline():
+        raise FetchFailed(f"{filename} is not in the cache ({path.parent}) and LABKIT_OFFLINE is set, so it is "
+                          f"not downloaded from {base}. Set LABKIT_NOTEBOOKS to a folder that holds the "
+                          "chapter notebooks (the notebooks/ folder of a clone of the workbook), or unset "
+                          "LABKIT_OFFLINE to download it.")
+    else:
+        body = _download(base + filename)
     from labkit.data.files import atomic_write     # temporary file, then rename
 
     atomic_write(path, lambda f: f.write(body))

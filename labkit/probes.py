@@ -329,3 +329,33 @@ SKORCH = Questions(_skorch_delegate(_torch_gpus), _skorch_delegate(_torch_cuda),
                                   "moves the module")
 ONNXRUNTIME = Questions(_ort_gpus, lambda ort: _ort_info(ort, "cuda_version"),
                         lambda ort: _ort_info(ort, "cudnn_version"), _ort_notes)
+
+
+def gpu_peak_mib() -> tuple[float | None, str]:
+    """This process's peak GPU memory (MiB) and what read it: the largest peak counter a toolkit
+    it has imported keeps (PyTorch's allocator, TensorFlow's, JAX's device stats, Paddle's), else
+    nvidia-smi's figure for this process now (allocators keep their pools: near the peak; None
+    without nvidia-smi). The comparison's worker asks it at the end of a GPU row. Written for GPU
+    runs and NOT tested on a GPU: this project's machines have none."""
+    from labkit.machine import gpu_memory_mib
+
+    mods, peaks, failed = sys.modules, [], ""
+    try:
+        if "torch" in mods and mods["torch"].cuda.is_available() and mods["torch"].cuda.is_initialized():
+            peaks.append((mods["torch"].cuda.max_memory_allocated(), "torch.cuda.max_memory_allocated"))
+        if "tensorflow" in mods:
+            tf = mods["tensorflow"]
+            got = [tf.config.experimental.get_memory_info(d.name)["peak"] for d in tf.config.list_logical_devices("GPU")]
+            peaks += [(sum(got), "tf.config.experimental.get_memory_info")] if got else []
+        if "jax" in mods:
+            got = [(d.memory_stats() or {}).get("peak_bytes_in_use", 0) for d in mods["jax"].devices()
+                   if d.platform == "gpu"]
+            peaks += [(sum(got), "jax Device.memory_stats")] if got else []
+        if "paddle" in mods and mods["paddle"].device.cuda.device_count():
+            peaks.append((mods["paddle"].device.cuda.max_memory_allocated(), "paddle.device.cuda.max_memory_allocated"))
+    except Exception as err:            # a counter that fails must not lose the run's other figures
+        peaks, failed = [], f" (a toolkit's own counter failed: {type(err).__name__}: {err})"
+    if peaks and max(peaks)[0] > 0:
+        value, source = max(peaks)
+        return value / 2 ** 20, source
+    return gpu_memory_mib(os.getpid()), "nvidia-smi, this process at the end" + failed

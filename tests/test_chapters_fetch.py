@@ -143,3 +143,73 @@ def test_the_commit_pip_installed_from_is_read_from_the_metadata(tmp_path):
     assert chapters_fetch.installed_from(dist) == ("https://github.com/someone/dl-workbook", None)
     (info / "direct_url.json").write_text(json.dumps({**git, "url": "https://github.com/other/fork"}))
     assert chapters_fetch.installed_from(dist)[1] is None       # another repository's commit: not used
+
+
+def _serve_folder(http_server, tmp_path, monkeypatch, folder="notebooks"):
+    """Serve the chapter at ``BASE/folder/``, LABKIT_NOTEBOOKS_URL pointing there; (its file, requests)."""
+    site = tmp_path / "site" / folder
+    site.mkdir(parents=True)
+    shutil.copy(NB / CHAPTER, site / CHAPTER)
+    base, requested = http_server(tmp_path / "site")
+    monkeypatch.setenv("LABKIT_NOTEBOOKS_URL", base + folder)
+    return site / CHAPTER, requested
+
+
+def _age(path, days):
+    """Date the cached copy ``days`` back, as if fetched then."""
+    import os
+    import time
+
+    then = time.time() - days * 86400
+    os.utime(path, (then, then))
+
+
+def test_offline_a_missing_copy_is_not_fetched_and_the_error_says_what_to_do(installed, http_server,
+                                                                            tmp_path, monkeypatch):
+    _, requested = _serve_folder(http_server, tmp_path, monkeypatch)
+    monkeypatch.setenv("LABKIT_OFFLINE", "1")
+    with pytest.raises(chapters.ChaptersNotFound) as err:
+        chapters.notebook_path(CHAPTER)
+    message = str(err.value)
+    assert "LABKIT_OFFLINE is set" in message and "Set LABKIT_NOTEBOOKS" in message and "unset LABKIT_OFFLINE" in message
+    assert requested == [] and _cached_files(installed) == []
+    monkeypatch.delenv("LABKIT_OFFLINE")
+    path = chapters.notebook_path(CHAPTER)                    # online: fetched
+    monkeypatch.setenv("LABKIT_OFFLINE", "yes")
+    _age(path, chapters_fetch.MAX_AGE_DAYS + 1)              # old, but offline: used as it is
+    assert chapters.notebook_path(CHAPTER) == path
+    assert requested == [f"/notebooks/{CHAPTER}"]
+
+
+def test_a_copy_from_a_branch_is_refreshed_once_old_and_kept_when_that_fails(installed, http_server,
+                                                                           tmp_path, monkeypatch):
+    served, requested = _serve_folder(http_server, tmp_path, monkeypatch)
+    path = chapters.notebook_path(CHAPTER)
+    _age(path, chapters_fetch.MAX_AGE_DAYS - 1)              # young enough: no request
+    assert chapters.notebook_path(CHAPTER) == path and len(requested) == 1
+    nb = json.loads(served.read_text())
+    nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "changed on the branch"})
+    served.write_text(json.dumps(nb))
+    _age(path, chapters_fetch.MAX_AGE_DAYS + 1)              # old: fetched again, the new text kept
+    assert chapters.notebook_path(CHAPTER) == path and len(requested) == 2
+    assert path.read_bytes() == served.read_bytes()
+    kept = path.read_bytes()
+    served.unlink()                                          # the refresh fails (404): the old copy, a warning
+    _age(path, chapters_fetch.MAX_AGE_DAYS + 1)
+    with pytest.warns(UserWarning, match=rf"could not refresh {CHAPTER} \(.*HTTP 404.*\); using the copy cached 8 days ago") as caught:
+        assert chapters.notebook_path(CHAPTER) == path
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    assert path.read_bytes() == kept and len(requested) == 3
+    assert chapters.notebook_path(CHAPTER) == path and len(requested) == 3    # not retried in this process
+
+
+def test_a_copy_from_a_fixed_commit_is_never_refreshed(installed, http_server, tmp_path, monkeypatch):
+    commit = "0123abcd" * 5
+    served, requested = _serve_folder(http_server, tmp_path, monkeypatch, f"someone/dl-workbook/{commit}/notebooks")
+    path = chapters.notebook_path(CHAPTER)
+    served.unlink()
+    _age(path, 10 * chapters_fetch.MAX_AGE_DAYS)
+    assert chapters.notebook_path(CHAPTER) == path and len(requested) == 1
+    repo = "https://github.com/someone/dl-workbook"
+    assert chapters_fetch.pinned(chapters_fetch.github_base(repo, commit))
+    assert not chapters_fetch.pinned(chapters_fetch.github_base(repo))

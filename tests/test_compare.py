@@ -263,31 +263,48 @@ def test_every_row_gets_the_same_batches_and_a_changed_order_is_caught():
     assert list(bad) == ["c"] and "same batches in the same order" in bad["c"]
 
 
-def test_the_time_to_accuracy_trial_draws_the_workers_order_and_goes_on_past_it():
-    """One generator (``worker.shared_batches``) serves both: the trial's first batches are the
-    worker's order, and it carries on into epochs the worker never reaches. Both are held to the
-    rule written out here: one seeded permutation per epoch, batches cut across epoch ends."""
+def test_the_comparisons_batches_are_the_chapters_batches_epoch_after_epoch():
+    """``worker.shared_batches`` gives, epoch after epoch, exactly the full batches the chapters
+    train on (``data.batches(..., seed=recipe.seed, epoch=e)``, each epoch's partial batch left
+    out); the time-to-accuracy trial draws the same. The chapters' order here is read back from
+    the images themselves (each image holds its own index)."""
     import itertools
 
+    from labkit import data
     from labkit.compare import trial, worker
 
-    n, proto = 200, compare.QUICK                         # 200 images: a batch of 64 spans two epochs
-    recipe = proto.recipe
-    steps = proto.train_steps
-    want = np.concatenate(_epochs(n, recipe.seed, (steps + 50) * recipe.batch_size // n + 1))
-    got_worker = worker.batch_order(n, proto)
-    assert np.array_equal(got_worker, want[:steps * recipe.batch_size])
-    got_trial = np.concatenate(list(itertools.islice(trial.batches(n, recipe), steps + 50)))
-    assert np.array_equal(got_trial[:len(got_worker)], got_worker)
-    assert np.array_equal(got_trial, want[:(steps + 50) * recipe.batch_size])
-    assert all(len(b) == recipe.batch_size for b in itertools.islice(trial.batches(n, recipe), 20))
+    n, recipe = 200, compare.QUICK.recipe                 # 200 images, batches of 64: 3 full, 8 left over
+    b = recipe.batch_size
+    images, labels = np.arange(n).reshape(n, 1), np.arange(n) % 10
+
+    def chapters_epoch(epoch):
+        return [x[:, 0] for x, _ in data.batches(images, labels, b, seed=recipe.seed, epoch=epoch)
+                if len(x) == b]
+
+    got = list(itertools.islice(worker.shared_batches(n, b, recipe.seed), 3 * (n // b)))
+    want = [batch for e in range(3) for batch in chapters_epoch(e)]
+    assert len(want) == 3 * (n // b) and all(len(x) == b for x in got)
+    assert all(np.array_equal(g, w) for g, w in zip(got[:n // b], want[:n // b])), "first epoch"
+    assert all(np.array_equal(g, w) for g, w in zip(got[n // b:], want[n // b:])), "second and third epochs"
+    # the rule this replaced (one generator drawing successive permutations, batches cut across
+    # epoch ends) agrees on the first epoch (default_rng(seed) and default_rng([seed, 0]) are one
+    # stream) and departs from the second epoch on, where the check above fails it
+    rng = np.random.default_rng(recipe.seed)
+    old = np.concatenate([rng.permutation(n) for _ in range(3)])
+    assert np.array_equal(old[:b], want[0]) and not np.array_equal(old[3 * b:4 * b], want[3])
+    # the trial's batches are the worker's, and go on past them
+    got_trial = list(itertools.islice(trial.batches(n, recipe), len(got) + 5))
+    assert all(np.array_equal(t, w) for t, w in zip(got_trial, got))
+    assert np.array_equal(got_trial[-1], chapters_epoch(4)[1])       # epoch 4, second batch
+    # the worker's budget: the first steps of this order, concatenated
+    proto = compare.QUICK
+    order = worker.batch_order(2048, proto)
+    first = np.concatenate(list(itertools.islice(worker.shared_batches(2048, b, recipe.seed), proto.train_steps)))
+    assert np.array_equal(order, first)
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         next(worker.shared_batches(n, 0, 1))
-
-
-def _epochs(n, seed, count):
-    rng = np.random.default_rng(seed)
-    return [rng.permutation(n) for _ in range(count)]
+    with pytest.raises(ValueError, match="larger than the 50 training images"):
+        next(worker.shared_batches(50, b, 1))
 
 
 def _made_up_run(devices: dict, gpu_peaks: dict | None = None):
@@ -378,6 +395,43 @@ def test_the_worker_passes_its_device_only_to_a_chapter_that_takes_one():
     assert worker.build_on(unplaced, "gpu") == "built"
     with pytest.raises(ValueError, match="device kind must be 'cpu' or 'gpu', got 'cuda'"):
         worker.build_on(placed, "cuda")
+
+
+def test_a_rows_device_label_says_when_the_toolkit_placed_the_work_itself():
+    """``worker.device_label`` on made-up choices (no GPU here): a chapter that takes a device is
+    labelled with the Choice; one that takes none ran where its toolkit put it, so its label says
+    'cpu' only where the toolkit sees no GPU, and otherwise says the placement was the toolkit's
+    own, never starting with 'gpu' (the results table's GPU columns take only those)."""
+    import functools
+
+    from labkit.compare import worker
+    from labkit.device import Row
+    from labkit.placement import Choice
+
+    gpu = Choice("PyTorch", "gpu", "NVIDIA H200", "running on the GPU NVIDIA H200")
+    cpu = Choice("PyTorch", "cpu", "cpu", "running on the CPU, as asked")
+    sees = Row("PyTorch", "torch", True, "2.13", gpu=True, devices=["NVIDIA H200"])
+    sees_none = Row("ConvNetJS", "convnetjs", True, "2014", gpu=False)
+    cannot_tell = Row("Caffe (pycaffe)", "caffe", True, "1.0", gpu=None)
+    assert worker.device_label(gpu, True, sees) == "gpu: NVIDIA H200"
+    assert worker.device_label(cpu, True, sees) == "cpu"                   # placed on the CPU as asked
+    assert worker.device_label(cpu, False, sees_none) == "cpu"
+    for choice, row in [(gpu, sees), (cpu, sees), (cpu, cannot_tell)]:
+        label = worker.device_label(choice, False, row, gpu_driver=True)
+        assert label.startswith("the toolkit's own placement") and "takes no device" in label, label
+    assert "it sees NVIDIA H200" in worker.device_label(cpu, False, sees)
+    assert "cannot tell whether it sees a GPU" in worker.device_label(cpu, False, cannot_tell, gpu_driver=True)
+    # a toolkit that cannot tell, on a machine without an NVIDIA driver: there is only the CPU
+    assert worker.device_label(cpu, False, cannot_tell, gpu_driver=False) == "cpu"
+
+    def placed(device="cpu"):
+        return device
+
+    def unplaced(batch_size=64):
+        return batch_size
+
+    assert worker.placeable(placed) and worker.placeable(functools.partial(placed))
+    assert not worker.placeable(unplaced)
 
 
 @pytest.mark.slow

@@ -79,12 +79,13 @@ def run(toolkits=None, *, quick: bool | None = None, threads: int | None = None,
     proto = protocol(quick)
     if device not in DEVICES:           # each child chooses with labkit.device.select (LABKIT_DEVICE)
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-    # quick runs leave out the rows marked quick=False (their settings are checked elsewhere)
-    names = [n for n, e in ENTRIES.items() if e.quick or not quick] if not toolkits else \
-        list(dict.fromkeys(resolve_entry(t) for t in toolkits))
     shared = once.applies(toolkits, quick, threads, notebooks, device, list(ENTRIES))
     if shared:                          # the test session's one quick run: every row
         names = list(ENTRIES)
+    elif toolkits:
+        names = list(dict.fromkeys(resolve_entry(t) for t in toolkits))
+    else:                               # quick runs leave out the rows marked quick=False (checked elsewhere)
+        names = [n for n, e in ENTRIES.items() if e.quick or not quick]
     threads = check_threads(threads)
     folder = chapters.notebooks_dir(notebooks)
     for n in names:

@@ -9,7 +9,8 @@
   the toolkits that compile). ``labkit.compare.caches`` runs it with compile caches cold
   and warm.
 * ``accuracy``: time to a test accuracy (DAWNBench-style): the chapter's ``make_train_step``
-  with the Recipe on the shared batch order, the whole test set evaluated every ``every``
+  with the Recipe on the shared batch order (the chapters' own, epoch after epoch, each
+  epoch's partial batch left out), the whole test set evaluated every ``every``
   steps, stopping at ``target`` or when the training clock passes ``budget_s``.
   ``labkit.compare.targets`` is the parent.
 
@@ -36,7 +37,8 @@ def _evaluate(predict, model, x, labels, batch: int = 256) -> float:
 
 def batches(n_train: int, recipe=lenet.FULL):
     """The batches ``to_accuracy`` trains on: the comparison worker's shared order
-    (``worker.shared_batches``, the Recipe's seed), without end."""
+    (``worker.shared_batches``, the Recipe's seed): epoch after epoch, the full batches of the
+    chapters' ``data.batches(..., seed=recipe.seed, epoch=e)``, without end."""
     from labkit.compare.worker import shared_batches
 
     return shared_batches(n_train, recipe.batch_size, recipe.seed)
@@ -66,7 +68,7 @@ def to_accuracy(ns: dict, spec: dict, t_loaded: float) -> dict:
     step = ns["make_train_step"](model, recipe)
     curve, b = [], recipe.batch_size
     train_s, t_wall, i, acc = 0.0, time.perf_counter(), 0, 0.0
-    for idx in batches(len(train_x), recipe):      # the comparison's shared order, epochs without end
+    for idx in batches(len(train_x), recipe):      # the chapters' order, full batches, epochs without end
         t = time.perf_counter()
         step(train_x[idx], train_y[idx], recipe.lr_at(i))
         train_s += time.perf_counter() - t

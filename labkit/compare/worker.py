@@ -8,6 +8,7 @@ JSON result and the ``.npz`` of probe logits and post-step parameters it leaves 
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -16,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from labkit import child, lenet, toolkits
+from labkit import child, lenet, probes, toolkits
 from labkit.compare.protocol import protocol
-from labkit.machine import gpu_memory_mib
 
 
 def _versions() -> dict:
@@ -31,24 +31,28 @@ def _versions() -> dict:
 
 
 def shared_batches(n_train: int, batch_size: int, seed: int):
-    """The shared batch order without end: one seeded permutation of the training images per
-    epoch (``seed``: the Recipe's), cut into batches of ``batch_size`` indices; a batch may
-    span two epochs. Every child that trains on "the shared order" draws it here."""
+    """The shared batch order, epoch after epoch (0, 1, 2, ...) without end: the chapters' own.
+    Epoch ``e`` is exactly the full batches of ``labkit.data.batches(..., seed=seed, epoch=e,
+    drop_last=True)`` (a fresh permutation from ``default_rng([seed, e])``), as indices of the
+    training images. Each epoch's last partial batch (``n_train % batch_size`` images), which a
+    chapter does train on, is left out here: a compiled training step must not see a second
+    batch shape. Every child that trains on "the shared order" draws it here."""
+    from labkit.data import batches
+
     if n_train < 1 or batch_size < 1:
         raise ValueError(f"n_train and batch_size must be at least 1; got {n_train!r} and {batch_size!r}")
-    rng, pending = np.random.default_rng(seed), np.empty(0, np.int64)
-    while True:
-        while len(pending) < batch_size:
-            pending = np.concatenate([pending, rng.permutation(n_train)])
-        yield pending[:batch_size]
-        pending = pending[batch_size:]
+    if batch_size > n_train:
+        raise ValueError(f"batch_size {batch_size} is larger than the {n_train} training images: with each "
+                         "epoch's partial batch left out, no batch would come; use a smaller batch")
+    index, no_labels = np.arange(n_train), np.zeros(n_train, np.int8)
+    for epoch in itertools.count():
+        for idx, _ in batches(index, no_labels, batch_size, seed=seed, epoch=epoch, drop_last=True):
+            yield idx
 
 
 def batch_order(n_train: int, proto) -> np.ndarray:
     """The training images' indices, batch after batch, for the protocol's budget: the first
-    ``shared_batches`` (one seeded permutation per epoch), the same in every child."""
-    import itertools
-
+    ``shared_batches`` (the chapters' order, full batches only), the same in every child."""
     recipe = proto.recipe
     steps_total = proto.train_steps or n_train // recipe.batch_size
     return np.concatenate(list(itertools.islice(shared_batches(n_train, recipe.batch_size, recipe.seed),
@@ -83,45 +87,42 @@ def contract(entry, notebook) -> dict:
     return ns
 
 
-def gpu_peak_mib() -> tuple[float | None, str]:
-    """This child's peak GPU memory (MiB) and what read it: the largest peak counter a loaded
-    toolkit keeps (PyTorch's allocator, TensorFlow's, JAX's device stats, Paddle's), else
-    nvidia-smi's figure for this process at the end (allocators keep their pools: near the
-    peak). Written for GPU runs and NOT tested: this project's machines have no GPU."""
-    mods, peaks = sys.modules, []
-    try:
-        if "torch" in mods and mods["torch"].cuda.is_available() and mods["torch"].cuda.is_initialized():
-            peaks.append((mods["torch"].cuda.max_memory_allocated(), "torch.cuda.max_memory_allocated"))
-        if "tensorflow" in mods:
-            tf = mods["tensorflow"]
-            got = [tf.config.experimental.get_memory_info(d.name)["peak"]
-                   for d in tf.config.list_logical_devices("GPU")]
-            peaks += [(sum(got), "tf.config.experimental.get_memory_info")] if got else []
-        if "jax" in mods:
-            got = [(d.memory_stats() or {}).get("peak_bytes_in_use", 0) for d in mods["jax"].devices()
-                   if d.platform == "gpu"]
-            peaks += [(sum(got), "jax Device.memory_stats")] if got else []
-        if "paddle" in mods and mods["paddle"].device.cuda.device_count():
-            peaks.append((mods["paddle"].device.cuda.max_memory_allocated(), "paddle.device.cuda.max_memory_allocated"))
-    except Exception as err:            # a counter that fails must not lose the run's other figures
-        child.say(f"peak GPU memory: a toolkit's counter failed ({type(err).__name__}: {err}); using nvidia-smi")
-        peaks = []
-    if peaks and max(peaks)[0] > 0:
-        value, source = max(peaks)
-        return value / 2 ** 20, source
-    return gpu_memory_mib(os.getpid()), "nvidia-smi, this process at the end"
-
-
 def build_on(build, kind: str):
     """``build()`` on the device ``kind`` ('cpu' or 'gpu', a ``placement.Choice``'s) where the
     chapter's ``build_lenet`` takes a ``device`` parameter; else ``build()`` as it is (the
     toolkit then computes where it does by itself: Theano where it was started, Keras on its
     backend's default device)."""
-    import inspect
-
     if kind not in ("cpu", "gpu"):
         raise ValueError(f"device kind must be 'cpu' or 'gpu', got {kind!r}")
-    return build(device=kind) if "device" in inspect.signature(build).parameters else build()
+    return build(device=kind) if placeable(build) else build()
+
+
+def placeable(build) -> bool:
+    """Whether the chapter's ``build_lenet`` takes a ``device`` (``build_on`` passes it)."""
+    import inspect
+
+    return "device" in inspect.signature(build).parameters
+
+
+def device_label(choice, placed: bool, row, gpu_driver: bool | None = None) -> str:
+    """Where a row's record says it trained (``results`` puts a row whose label starts with 'gpu'
+    in its GPU columns). ``placed``: the chapter's ``build_lenet`` took the device, so the label is
+    the Choice's: 'cpu' or 'gpu: NAME'. Otherwise the toolkit put the work where it does by itself
+    (Keras on its backend's default, Theano where it was started, the Caffe-style layer on the
+    CPU), which this worker does not check: 'cpu' where the toolkit sees no GPU (``row``, its
+    probe) or where the machine has no NVIDIA driver (``gpu_driver``: nvidia-smi answers; None asks
+    it), else a label that says the placement was the toolkit's own, with what it sees."""
+    if placed:
+        return f"gpu: {choice.name}" if choice.gpu else "cpu"
+    if row.gpu is False:
+        return "cpu"
+    if row.gpu is None:
+        from labkit.machine import nvidia_smi
+
+        if not (nvidia_smi("-L") is not None if gpu_driver is None else gpu_driver):
+            return "cpu"
+    seen = f"it sees {', '.join(row.devices)}" if row.gpu else "it cannot tell whether it sees a GPU"
+    return f"the toolkit's own placement ({seen}; the chapter's build_lenet takes no device)"
 
 
 #: How many of its first training losses each row reports (chapter 40 overlays them).
@@ -214,7 +215,7 @@ def main(spec_path: str) -> int:
         node.close_all()
         versions.update(node.versions())
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    gpu_peak = gpu_peak_mib() if choice.gpu else (None, None)
+    gpu_peak = probes.gpu_peak_mib() if choice.gpu else (None, None)
     result = {
         "name": name, "versions": versions, "pid": os.getpid(),
         "startup_s": t0 - spec["spawned"], "import_s": t_loaded - t0, "first_s": t_first - t_loaded,
@@ -227,7 +228,7 @@ def main(spec_path: str) -> int:
         "n_test": len(test_x), "infer": infer,
         "peak_memory_mib": peak,
         "gpu": row.gpu, "gpu_devices": row.devices, "device_notes": row.notes,
-        "device": "cpu" if not choice.gpu else f"gpu: {choice.name}", "device_message": choice.message,
+        "device": device_label(choice, placeable(build), row), "device_message": choice.message,
         "gpu_peak_memory_mib": gpu_peak[0], "gpu_peak_memory_from": gpu_peak[1],
         "threads_seen": threads_seen, "numpy": md.version("numpy"),
     }
