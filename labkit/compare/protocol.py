@@ -54,8 +54,9 @@ QUICK = Protocol("quick", lenet.QUICK, lenet.QUICK.n_train // lenet.QUICK.batch_
                  repeats=3, min_time=0.1, timeout=600)
 #: One epoch (937 steps of 64) from the shared weights. Fashion-MNIST: every toolkit ended at
 #: 0.861-0.863 (measured 2026-12-02 on this project's 2-core Xeon, no GPU; PyTorch and real
-#: Caffe 0.862 in a rerun), so 0.84 leaves room for the spread of float32 sums and still fails
-#: a network that learns wrongly. MNIST's floor is NOT measured: that machine has no full MNIST
+#: Caffe 0.862 in a rerun), and 0.859-0.863 over all 16 rows in chapter 40's full run (`make
+#: full`, 2026-12-02, "AMD EPYC", 2 cores, quiet: 43:48 in all), so 0.84 leaves room for the
+#: spread of float32 sums and still fails a network that learns wrongly. MNIST's floor is NOT measured: that machine has no full MNIST
 #: (no network); it is below the chapters' 0.99 by more than Fashion-MNIST's margin.
 ONE_EPOCH_FLOORS = (("mnist", 0.97), ("fashion-mnist", 0.84))
 FULL = Protocol("full", lenet.FULL, None, chunk=50, warmup=5, repeats=7, min_time=1.0, timeout=3600,
