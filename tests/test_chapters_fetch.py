@@ -34,16 +34,22 @@ def _serve(http_server, tmp_path, monkeypatch):
     return site, base, requested
 
 
+def _serve_folder(http_server, tmp_path, monkeypatch, folder="notebooks"):
+    """Serve the chapter at ``BASE/folder/``, LABKIT_NOTEBOOKS_URL pointing there; (its file, requests)."""
+    site = tmp_path / "site" / folder
+    site.mkdir(parents=True)
+    shutil.copy(NB / CHAPTER, site / CHAPTER)
+    base, requested = http_server(tmp_path / "site")
+    monkeypatch.setenv("LABKIT_NOTEBOOKS_URL", base + folder)
+    return site / CHAPTER, requested
+
+
 def _cached_files(cache):
     return sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file()) if cache.exists() else []
 
 
 def test_fetched_once_then_reused_offline(installed, http_server, tmp_path, monkeypatch):
-    site = tmp_path / "site" / "notebooks"
-    site.mkdir(parents=True)
-    shutil.copy(NB / CHAPTER, site / CHAPTER)
-    base, requested = http_server(tmp_path / "site")
-    monkeypatch.setenv("LABKIT_NOTEBOOKS_URL", base + "notebooks")
+    _, requested = _serve_folder(http_server, tmp_path, monkeypatch)
     path = chapters.notebook_for("pytorch")
     assert path.name == CHAPTER and path.is_relative_to(installed)
     assert path.read_bytes() == (NB / CHAPTER).read_bytes()
@@ -143,16 +149,6 @@ def test_the_commit_pip_installed_from_is_read_from_the_metadata(tmp_path):
     assert chapters_fetch.installed_from(dist) == ("https://github.com/someone/dl-workbook", None)
     (info / "direct_url.json").write_text(json.dumps({**git, "url": "https://github.com/other/fork"}))
     assert chapters_fetch.installed_from(dist)[1] is None       # another repository's commit: not used
-
-
-def _serve_folder(http_server, tmp_path, monkeypatch, folder="notebooks"):
-    """Serve the chapter at ``BASE/folder/``, LABKIT_NOTEBOOKS_URL pointing there; (its file, requests)."""
-    site = tmp_path / "site" / folder
-    site.mkdir(parents=True)
-    shutil.copy(NB / CHAPTER, site / CHAPTER)
-    base, requested = http_server(tmp_path / "site")
-    monkeypatch.setenv("LABKIT_NOTEBOOKS_URL", base + folder)
-    return site / CHAPTER, requested
 
 
 def _age(path, days):

@@ -384,6 +384,8 @@ def test_batches_cover_every_sample_once_and_repeat_for_a_seed():
     assert all(np.array_equal(a, b) for a, b in zip(epoch0, (yb for _, yb in data.batches(x, y, 10, seed=1))))
     epoch1 = np.concatenate([yb for _, yb in data.batches(x, y, 10, seed=1, epoch=1)])
     assert not np.array_equal(np.concatenate(epoch0), epoch1)
+    assert np.array_equal(np.concatenate(epoch0), data.epoch_order(103, seed=1))     # the order it visits
+    assert np.array_equal(epoch1, data.epoch_order(103, seed=1, epoch=1))
     assert not np.array_equal(np.concatenate(epoch0), np.arange(103))
     for xb, yb in data.batches(x, y, 10, seed=1):
         assert np.array_equal(xb[:, 0], yb)  # images and labels stay paired

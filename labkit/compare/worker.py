@@ -33,21 +33,20 @@ def _versions() -> dict:
 def shared_batches(n_train: int, batch_size: int, seed: int):
     """The shared batch order, epoch after epoch (0, 1, 2, ...) without end: the chapters' own.
     Epoch ``e`` is exactly the full batches of ``labkit.data.batches(..., seed=seed, epoch=e,
-    drop_last=True)`` (a fresh permutation from ``default_rng([seed, e])``), as indices of the
+    drop_last=True)`` (the permutation ``labkit.data.epoch_order`` draws), as indices of the
     training images. Each epoch's last partial batch (``n_train % batch_size`` images), which a
     chapter does train on, is left out here: a compiled training step must not see a second
     batch shape. Every child that trains on "the shared order" draws it here."""
-    from labkit.data import batches
+    from labkit.data import epoch_order
 
     if n_train < 1 or batch_size < 1:
         raise ValueError(f"n_train and batch_size must be at least 1; got {n_train!r} and {batch_size!r}")
     if batch_size > n_train:
         raise ValueError(f"batch_size {batch_size} is larger than the {n_train} training images: with each "
                          "epoch's partial batch left out, no batch would come; use a smaller batch")
-    index, no_labels = np.arange(n_train), np.zeros(n_train, np.int8)
+    full = n_train - n_train % batch_size
     for epoch in itertools.count():
-        for idx, _ in batches(index, no_labels, batch_size, seed=seed, epoch=epoch, drop_last=True):
-            yield idx
+        yield from epoch_order(n_train, seed=seed, epoch=epoch)[:full].reshape(-1, batch_size)
 
 
 def batch_order(n_train: int, proto) -> np.ndarray:

@@ -23,7 +23,7 @@ The modules: ``registry`` (what labkit knows about each dataset, the errors), ``
 """
 from __future__ import annotations
 
-from labkit.data.arrays import batches, layout, subset, to_float32, train_val_split
+from labkit.data.arrays import batches, epoch_order, layout, subset, to_float32, train_val_split
 from labkit.data.files import npz_paths
 from labkit.data.idx import IDXError, parse_idx, write_idx
 from labkit.data.registry import (DATASETS, ROLES, DataError, Dataset, DatasetSpec, FileSpec,
@@ -36,6 +36,6 @@ __all__ = [
     "DataError", "UnknownDatasetError", "LabkitDataWarning",
     "DatasetSpec", "FileSpec", "SampleSpec",
     "status_text", "cache_report", "npz_paths",
-    "to_float32", "layout", "batches", "subset", "train_val_split",
+    "to_float32", "layout", "batches", "epoch_order", "subset", "train_val_split",
     "IDXError", "parse_idx", "write_idx",
 ]

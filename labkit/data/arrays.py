@@ -76,6 +76,12 @@ def train_val_split(images, labels, val_fraction: float | None = None, *,
     return (images[train], labels[train]), (images[val], labels[val])
 
 
+def epoch_order(n: int, *, seed: int = 0, epoch: int = 0) -> np.ndarray:
+    """The order ``batches`` visits ``n`` samples in for ``(seed, epoch)``: one seeded permutation
+    of ``range(n)``, fresh for each epoch. Whatever trains "in the chapters' order" draws it here."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
 def batches(images, labels, batch_size: int, *, seed: int = 0, epoch: int = 0,
             shuffle: bool = True, drop_last: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Minibatches ``(x, y)`` covering every sample once, in an order fixed by ``(seed, epoch)``.
@@ -87,7 +93,7 @@ def batches(images, labels, batch_size: int, *, seed: int = 0, epoch: int = 0,
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     n, batch_size = len(labels), int(batch_size)
     stop = n - n % batch_size if drop_last else n
-    order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else None
+    order = epoch_order(n, seed=seed, epoch=epoch) if shuffle else None
 
     def generate():
         for start in range(0, stop, batch_size):
