@@ -264,10 +264,14 @@ def installed(module: str) -> bool:
     """Is ``module`` importable? Looks on sys.path without running any import hook."""
     if module in sys.modules:
         return True
+
+    def real(spec):   # a bare folder of that name on sys.path (a namespace package, e.g. runs/caffe/) is none
+        return spec is not None and spec.loader is not None
+
     try:
-        if importlib.machinery.PathFinder.find_spec(module) is not None:
+        if real(importlib.machinery.PathFinder.find_spec(module)):
             return True
-        return importlib.util.find_spec(module) is not None   # other finders (editable installs)
+        return real(importlib.util.find_spec(module))   # other finders (editable installs)
     except (ImportError, ValueError):
         return False
 

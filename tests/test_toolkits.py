@@ -76,3 +76,16 @@ def test_no_other_labkit_module_lists_toolkit_import_names():
 def test_the_startup_hook_watches_the_legacy_toolkits():
     assert set(toolkits.legacy_modules()) == {"theano", "lasagne", "chainer", "mxnet", "paddle", "caffe",
                                                   "nolearn"}
+
+
+def test_a_bare_folder_named_like_a_toolkit_is_not_the_toolkit(tmp_path, monkeypatch):
+    """A folder called ``caffe`` on sys.path (``runs/caffe/`` when the current folder is
+    ``runs/``) is a namespace package to Python, not real Caffe: the comparison once ran a row
+    for it in a clone without ``make caffe``."""
+    from labkit import toolkits
+
+    (tmp_path / "labkit_no_such_toolkit").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert not toolkits.installed("labkit_no_such_toolkit")
+    (tmp_path / "labkit_no_such_toolkit" / "__init__.py").write_text("")
+    assert toolkits.installed("labkit_no_such_toolkit")          # a real package is
